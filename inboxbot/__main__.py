@@ -1,0 +1,5 @@
+"""Allows ``python -m inboxbot``."""
+
+from inboxbot.entrypoints.cli import main
+
+main()

@@ -1,0 +1,239 @@
+"""Configuration: a TOML file, secrets from ``INBOXBOT_...`` environment variables.
+
+With no file at all the embedded default works: SQLite under ``./inboxbot-data/``
+and outgoing mail written as .eml files to ``./inboxbot-data/outbox/``.
+Relative paths in a file are taken from the file's own folder, so a service
+finds the same data whatever directory it was started from.
+
+Every problem is reported as :class:`ConfigError` with one line per problem
+naming the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from inboxbot.domain.calendar import WorkingCalendar
+
+CONFIG_ENV = "INBOXBOT_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one line per fault."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("; ".join(problems))
+
+    def lines(self) -> list[str]:
+        """The problems, each prefixed with where the configuration came from."""
+        where = f"{self.source}: " if self.source else ""
+        return [f"config error: {where}{problem}" for problem in self.problems]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClosureDay(_Section):
+    """A day the council is closed although it is not a bank holiday."""
+
+    date: date
+    name: str = "Council closure day"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_date(cls, value: Any) -> Any:
+        # A bare date (2026-12-29 or "2026-12-29") is a closure day with the default name.
+        return value if isinstance(value, dict | ClosureDay) else {"date": value}
+
+
+class CalendarSettings(_Section):
+    """Working days: cut-off time for receipt and the council's own closure days."""
+
+    cutoff: time = Field(
+        default=time(17, 0),
+        description="From this London time a message counts as received the next working day.",
+    )
+    closure_days: list[ClosureDay] = Field(default_factory=list)
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The calendar these settings describe."""
+        names = {day.date: day.name for day in self.closure_days}
+        return WorkingCalendar.build(names, cutoff=self.cutoff, names=names)
+
+
+class OutgoingSettings(_Section):
+    """How the bot sends mail. The default writes .eml files to a folder."""
+
+    transport: Literal["file"] = "file"
+    folder: Path | None = Field(
+        default=None, description="Where the file transport writes; default DATA_DIR/outbox."
+    )
+
+
+class ClassificationSettings(_Section):
+    """Where the rules live and what the council's own references look like."""
+
+    rules_dir: Path | None = Field(
+        default=None, description="Folder of rule files; default the bundled rules/."
+    )
+    council_ref_pattern: str = r"CAS-\d{6,7}"
+
+    @field_validator("council_ref_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class LoggingSettings(_Section):
+    """Log level and format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_logs: bool = Field(default=False, alias="json")
+
+
+class Settings(BaseSettings):
+    """Everything inboxbot can be told. See config.example.toml for every key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INBOXBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("inboxbot-data"), description="Where the default database and outbox live."
+    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
+    calendar: CalendarSettings = CalendarSettings()
+    outgoing: OutgoingSettings = OutgoingSettings()
+    classification: ClassificationSettings = ClassificationSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file so secrets never need to be written down.
+        return (env_settings, init_settings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        if value is not None and value.startswith("postgresql:"):
+            value = "postgresql+psycopg:" + value.removeprefix("postgresql:")
+        return value
+
+    @model_validator(mode="after")
+    def _no_empty_data_dir(self) -> Settings:
+        if str(self.data_dir).strip() == "":
+            raise ValueError("data_dir must not be empty")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database to use: the configured URL or SQLite in ``data_dir``."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'inboxbot.sqlite3'}"
+
+    @property
+    def outbox_folder(self) -> Path:
+        """Where the file transport writes outgoing mail."""
+        return self.outgoing.folder or self.data_dir / "outbox"
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The council's working-day calendar."""
+        return self.calendar.working_calendar()
+
+
+def _format_error(error: Any) -> str:
+    loc = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+    loc = loc.removeprefix(".") or "(top level)"
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if error["type"] == "missing":
+        return f"{loc}: required key is missing"
+    given = error.get("input")
+    if isinstance(given, str | int | float | bool) and not isinstance(given, dict):
+        return f"{loc}: {message} (got {given!r})"
+    return f"{loc}: {message}"
+
+
+def _resolve_relative(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the path keys of a config file relative to the file's folder."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            return str(base / value)
+        return value
+
+    data = dict(data)
+    if "data_dir" in data:
+        data["data_dir"] = fix(data["data_dir"])
+    for section, key in (("outgoing", "folder"), ("classification", "rules_dir")):
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section] = {**data[section], key: fix(data[section][key])}
+    url = data.get("database_url")
+    if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            data["database_url"] = f"sqlite:///{base / relative}"
+    return data
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The raw TOML of a config file, or ConfigError saying why it cannot be read."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(["file not found"], source) from None
+    except IsADirectoryError:
+        raise ConfigError(["is a folder, not a file"], source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], source) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], source) from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Settings from ``path`` (or ``$INBOXBOT_CONFIG``), then the environment.
+
+    Raises ConfigError with one line per problem.
+    """
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    data: dict[str, Any] = {}
+    source = None
+    if path is not None:
+        source = str(path)
+        data = _resolve_relative(read_config_file(path), path.resolve().parent)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError([_format_error(e) for e in exc.errors()], source) from None

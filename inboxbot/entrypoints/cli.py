@@ -1,0 +1,101 @@
+"""The ``inboxbot`` command.
+
+Exit codes: 0 success, 1 failure (a server or database could not be used, a
+step failed), 2 bad usage or configuration. Errors are one line on stderr; the
+traceback only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from inboxbot import __version__
+from inboxbot.adapters.db.engine import DatabaseError
+from inboxbot.adapters.mail.files import SourceError
+from inboxbot.config import ConfigError
+from inboxbot.domain.calendar import CalendarError
+from inboxbot.entrypoints import calendar_cmd, config_cmd, db_cmd, demo
+from inboxbot.entrypoints.context import CliState, UsageProblem
+
+app = typer.Typer(
+    name="inboxbot",
+    help="Works the council's shared Ombudsman mailbox: reads, classifies, registers, chases and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(calendar_cmd.app, name="calendar")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+app.command("demo")(demo.demo)
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"inboxbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config file (TOML). Default: $INBOXBOT_CONFIG, else built-in defaults."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs and tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Works the council's shared Ombudsman mailbox."""
+    _setup_logging(verbose)
+    ctx.obj = CliState(config_path=config, verbose=verbose)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=verbose)],
+        force=True,
+    )
+
+
+def _fail(lines: list[str], code: int) -> int:
+    for line in lines:
+        err.print(line, markup=False)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for the console script and ``python -m inboxbot``."""
+    verbose = any(arg in ("-v", "--verbose") for arg in (argv if argv is not None else sys.argv[1:]))
+    try:
+        app(args=argv, prog_name="inboxbot")
+    except SystemExit:
+        raise
+    except ConfigError as exc:
+        sys.exit(_fail(exc.lines(), 2))
+    except (UsageProblem, CalendarError) as exc:
+        sys.exit(_fail([f"error: {exc}"], 2))
+    except (DatabaseError, SourceError) as exc:
+        sys.exit(_fail([f"error: {exc}"], 1))
+    except KeyboardInterrupt:
+        sys.exit(_fail(["interrupted"], 130))
+    except Exception as exc:
+        if verbose:
+            raise
+        sys.exit(_fail([f"error: {type(exc).__name__}: {exc} (run with -v for details)"], 1))

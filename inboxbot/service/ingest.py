@@ -1,0 +1,140 @@
+"""Taking messages from a mail source into the database, raw bytes first.
+
+Each message is stored and committed in its own transaction before anything
+else is done with it, so a crash or a bad message later in the pipeline cannot
+lose it. A message already stored (same bytes, same place in the same source,
+or same Message-ID with the same body) is skipped, so re-running is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inboxbot.adapters.db.models import StoredMessage
+from inboxbot.domain.envelope import read_envelope
+from inboxbot.domain.kinds import MessageState
+from inboxbot.service import audit
+from inboxbot.service.ports import FetchedMessage, MailSource
+from inboxbot.service.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    """What one ingest run did."""
+
+    stored: list[int] = field(default_factory=list)  # ids of newly stored messages
+    would_store: list[str] = field(default_factory=list)  # dry run: keys that would be stored
+    duplicates: int = 0
+    seen: int = 0
+
+
+def _body_digest(raw: bytes) -> str:
+    """Hash of everything after the header block: the same message delivered twice
+    differs only in its trace headers."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        _head, found, body = raw.partition(separator)
+        if found:
+            return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(b"").hexdigest()
+
+
+def _already_stored(
+    session: Session, source: str, fetched: FetchedMessage, sha: str, message_id: str | None
+) -> bool:
+    same_bytes_or_place = or_(
+        StoredMessage.sha256 == sha,
+        and_(StoredMessage.source == source, StoredMessage.source_key == fetched.key),
+    )
+    if session.scalar(select(StoredMessage.id).where(same_bytes_or_place).limit(1)) is not None:
+        return True
+    if message_id is None:
+        return False
+    digest = _body_digest(fetched.raw)
+    candidates = session.scalars(select(StoredMessage.raw).where(StoredMessage.message_id == message_id))
+    return any(_body_digest(raw) == digest for raw in candidates)
+
+
+def store_message(uow: UnitOfWork, source: str, fetched: FetchedMessage, now: datetime) -> int | None:
+    """Store one message and commit; its id, or None when it was already stored."""
+    sha = hashlib.sha256(fetched.raw).hexdigest()
+    envelope = read_envelope(fetched.raw)
+    with uow:
+        session = uow.session
+        if _already_stored(session, source, fetched, sha, envelope.message_id):
+            return None
+        message = StoredMessage(
+            source=source,
+            source_key=fetched.key,
+            message_id=envelope.message_id,
+            sha256=sha,
+            raw=fetched.raw,
+            size=len(fetched.raw),
+            received_at=fetched.received_at or envelope.received_at or now,
+            ingested_at=now,
+            subject=envelope.subject,
+            sender=envelope.sender,
+            state=MessageState.STORED.value,
+        )
+        session.add(message)
+        try:
+            session.flush()
+            audit.record(
+                session, now, "message stored", message_id=message.id, source=source, key=fetched.key
+            )
+            uow.commit()
+        except IntegrityError:
+            # Another worker stored the same message between our check and insert.
+            uow.rollback()
+            return None
+        log.debug("stored message %s from %s", message.id, source)
+        return message.id
+
+
+def ingest(
+    source: MailSource,
+    uow: UnitOfWork,
+    now: Callable[[], datetime],
+    *,
+    limit: int | None = None,
+    dry_run: bool = False,
+    on_message: Callable[[FetchedMessage, bool], None] | None = None,
+) -> IngestResult:
+    """Store every new message from ``source``.
+
+    ``now`` is called for each message (a clock, so a long backfill gets true
+    ingest times); ``on_message`` is told of each message and whether it was new.
+    With ``dry_run`` nothing is written and ``would_store`` lists what would be.
+    """
+    result = IngestResult()
+    for fetched in source.fetch():
+        if limit is not None and len(result.stored) + len(result.would_store) >= limit:
+            break
+        result.seen += 1
+        if dry_run:
+            sha = hashlib.sha256(fetched.raw).hexdigest()
+            with uow:
+                is_new = not _already_stored(
+                    uow.session, source.name, fetched, sha, read_envelope(fetched.raw).message_id
+                )
+            if is_new:
+                result.would_store.append(fetched.label or fetched.key)
+        else:
+            stored_id = store_message(uow, source.name, fetched, now())
+            is_new = stored_id is not None
+            if stored_id is not None:
+                result.stored.append(stored_id)
+        if not is_new:
+            result.duplicates += 1
+        if on_message is not None:
+            on_message(fetched, is_new)
+    return result
