@@ -81,13 +81,49 @@ class OutgoingSettings(_Section):
     )
 
 
+_DUE_KINDS = Literal[
+    "notification",
+    "information_request",
+    "draft_decision",
+    "final_decision",
+    "public_report",
+    "chaser_first",
+    "chaser_final",
+    "portal_message",
+]
+
+DEFAULT_DUE_DAYS: dict[_DUE_KINDS, int] = {
+    "notification": 20,
+    "information_request": 15,
+    "draft_decision": 10,
+    "final_decision": 20,
+    "public_report": 65,
+    "chaser_first": 5,
+    "chaser_final": 5,
+    "portal_message": 2,
+}
+
+
 class ClassificationSettings(_Section):
-    """Where the rules live and what the council's own references look like."""
+    """Where the rules live, what references look like, whom to trust, default due dates."""
 
     rules_dir: Path | None = Field(
         default=None, description="Folder of rule files; default the bundled rules/."
     )
     council_ref_pattern: str = r"CAS-\d{6,7}"
+    # Empty by default on purpose: until the council names its own gateway no
+    # message is trusted, so nothing can escalate or close a case by mistake.
+    authserv_ids: list[str] = Field(
+        default_factory=list,
+        description="The authserv-id of the council's own mail gateway in Authentication-Results.",
+    )
+    council_domains: list[str] = Field(
+        default_factory=list,
+        description="The council's own mail domains: forwards from staff are not spoofs.",
+    )
+    lgsco_domains: list[str] = Field(default_factory=lambda: ["lgo.org.uk"])
+    hos_domains: list[str] = Field(default_factory=lambda: ["housing-ombudsman.org.uk"])
+    default_due_days: dict[_DUE_KINDS, int] = Field(default_factory=lambda: dict(DEFAULT_DUE_DAYS))
 
     @field_validator("council_ref_pattern")
     @classmethod
@@ -97,6 +133,19 @@ class ClassificationSettings(_Section):
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from exc
         return value
+
+    @field_validator("default_due_days")
+    @classmethod
+    def _sensible_days(cls, value: dict[str, int]) -> dict[str, int]:
+        for kind, days in value.items():
+            if not 0 < days <= 260:
+                raise ValueError(f"{kind}: must be between 1 and 260 working days (got {days})")
+        return value
+
+    @field_validator("authserv_ids", "council_domains", "lgsco_domains", "hos_domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value if v.strip()]
 
 
 class LoggingSettings(_Section):

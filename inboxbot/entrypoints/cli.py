@@ -21,7 +21,8 @@ from inboxbot.adapters.db.engine import DatabaseError
 from inboxbot.adapters.mail.files import SourceError
 from inboxbot.config import ConfigError
 from inboxbot.domain.calendar import CalendarError
-from inboxbot.entrypoints import calendar_cmd, config_cmd, db_cmd, demo
+from inboxbot.domain.rules import RuleError
+from inboxbot.entrypoints import calendar_cmd, config_cmd, db_cmd, demo, explain_cmd
 from inboxbot.entrypoints.context import CliState, UsageProblem
 
 app = typer.Typer(
@@ -36,6 +37,8 @@ app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.command("demo")(demo.demo)
+app.command("explain")(explain_cmd.explain)
+app.command("check-rules")(explain_cmd.check_rules)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except ConfigError as exc:
         sys.exit(_fail(exc.lines(), 2))
+    except RuleError as exc:
+        sys.exit(_fail([f"rule error: {line}" for line in str(exc).splitlines()], 2))
     except (UsageProblem, CalendarError) as exc:
         sys.exit(_fail([f"error: {exc}"], 2))
     except (DatabaseError, SourceError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -10,38 +12,80 @@ from sqlalchemy import select
 from inboxbot.adapters.db.engine import safe_url
 from inboxbot.adapters.db.models import StoredMessage
 from inboxbot.adapters.mail.files import MaildirSource
+from inboxbot.config import Settings
 from inboxbot.domain.calendar import LONDON
+from inboxbot.domain.classify import ClassifySettings
 from inboxbot.entrypoints.context import state, utc_now
 from inboxbot.resources import demo_mailbox
+from inboxbot.service.classifying import classify_settings
 from inboxbot.service.ingest import ingest
+from inboxbot.service.processing import classify_stored
+
+# The sample mailbox belongs to the fictional Northmere Borough Council, whose
+# gateway stamps Authentication-Results as this.
+DEMO_GATEWAY = "mx.northmere.gov.uk"
+DEMO_DOMAIN = "northmere.gov.uk"
+
+
+def demo_judgement(settings: Settings) -> ClassifySettings:
+    """The configured judgement, trusting the sample council's gateway when none is configured."""
+    judgement = classify_settings(settings)
+    if judgement.trust.authserv_ids:
+        return judgement
+    trust = replace(
+        judgement.trust, authserv_ids=frozenset({DEMO_GATEWAY}), council_domains=frozenset({DEMO_DOMAIN})
+    )
+    return replace(judgement, trust=trust)
+
+
+def _short(text: str | None, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def demo(ctx: typer.Context) -> None:
-    """Ingest the bundled sample mailbox into the default database and show what was stored."""
+    """Ingest and classify the bundled sample mailbox, then show what the bot decided."""
     cli = state(ctx)
     settings = cli.settings()
     source = MaildirSource(demo_mailbox())
     result = ingest(source, cli.uow(), utc_now)
+    processed = classify_stored(cli.uow(), demo_judgement(settings), utc_now)
     settings.outbox_folder.mkdir(parents=True, exist_ok=True)
 
     out = Console(highlight=False)
-    table = Table(title="Sample mailbox", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("Received (London)")
-    table.add_column("From")
-    table.add_column("Subject")
+    table = Table(title="Sample mailbox: what inboxbot decided", title_justify="left", show_lines=False)
+    for name, justify in (("#", "right"), ("Received", "left"), ("Subject", "left"), ("Kind", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("Case")
+    table.add_column("Due")
+    table.add_column("Trusted")
+    table.add_column("Rule and evidence")
     with cli.uow() as uow:
-        rows = uow.session.execute(
-            select(StoredMessage.id, StoredMessage.received_at, StoredMessage.sender, StoredMessage.subject)
+        messages = uow.session.scalars(
+            select(StoredMessage)
             .where(StoredMessage.source == source.name)
             .order_by(StoredMessage.received_at, StoredMessage.id)
         ).all()
-    for message_id, received_at, sender, subject in rows:
-        when = received_at.astimezone(LONDON).strftime("%a %d %b %Y %H:%M")
-        table.add_row(str(message_id), when, sender or "(none)", subject or "(no subject)")
+        for message in messages:
+            judgement = message.classification or {}
+            when = message.received_at.astimezone(LONDON).strftime("%d %b %H:%M")
+            due = judgement.get("due") or ""
+            if due:
+                due = f"{due} ({judgement.get('due_source')})"
+            case = judgement.get("ombudsman_ref") or judgement.get("council_ref") or ""
+            why = f"{judgement.get('rule') or '-'}: {judgement.get('evidence') or ''}"
+            trusted = {True: "yes", False: "no", None: ""}[message.trusted]
+            kind = message.kind or message.state
+            table.add_row(
+                str(message.id), when, _short(message.subject, 38), kind, case, due, trusted, _short(why, 60)
+            )
     out.print(table)
     out.print(
-        f"{len(result.stored)} new, {result.duplicates} already stored; "
-        f"database: {safe_url(settings.effective_database_url)}"
+        f"{len(result.stored)} new, {result.duplicates} already stored, "
+        f"{len(processed.classified)} classified, "
+        f"{len(processed.quarantined)} quarantined; database: {safe_url(settings.effective_database_url)}"
     )
     out.print(f"outgoing mail folder: {settings.outbox_folder}")
+    out.print(
+        f"Why a message got its kind: inboxbot explain <file>  (the sample mailbox is in {demo_mailbox()})"
+    )

@@ -1,0 +1,592 @@
+"""The deadlines an Ombudsman email sets, found in its newest text.
+
+Pure: the text, the letter's date, the time of receipt and the calendar go in;
+a list of ``Deadline`` values comes out. No clock, no I/O, nothing that changes.
+
+Three kinds of phrase set a deadline (DESIGN.md, "Working days and due dates"):
+
+- a working-day period ("within 20 working days", "ten (10) working days"),
+  counted from day 0, the effective date of receipt;
+- a calendar period ("within four weeks", "within one month", "within 28 days"),
+  counted from the letter's date and not moved off weekends or bank holidays;
+- an explicit date after a deadline cue ("no later than 14 May 2026",
+  "by close of business on Friday 14 March", "on or before 14/03/2025").
+
+A date without a cue (the date of the complaint, of an earlier letter, the
+letter's own date line) is not a deadline. Each deadline carries the numbered
+item, or else the sentence, it belongs to, so a determination with three orders
+gives three deadlines, each with its own order as its ``text``.
+
+Every pattern is compiled once and written so that it cannot backtrack
+catastrophically: no nested unbounded quantifiers, and every optional part is a
+short literal, so the work grows linearly with the text. The patterns run
+case-sensitively on a lower-cased copy of the text, which Python's ``re`` scans
+several times faster than with IGNORECASE.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal, NamedTuple
+
+from dateutil.relativedelta import relativedelta
+
+from inboxbot.domain.calendar import CalendarError, WorkingCalendar
+
+# Long enough to name the order in a task title, short enough for a subject line.
+MAX_TEXT_CHARS = 300
+
+# The longest period a phrase may set; a three-digit count is already far
+# beyond any Ombudsman period, this only keeps date arithmetic in range.
+_MAX_COUNT = 999
+
+Source = Literal["explicit", "relative"]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One deadline the email sets, with the order or request it belongs to."""
+
+    due: date
+    source: Source
+    text: str  # the sentence or numbered item holding the deadline, whitespace collapsed, <= 300 chars
+    evidence: str  # the phrase matched, whitespace collapsed, e.g. "no later than 14 May 2026"
+
+
+# ---------------------------------------------------------------------------
+# Vocabulary
+
+_UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_TEENS = (
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+)
+_NUMBER_WORDS: dict[str, int] = (
+    {word: value for value, word in enumerate(_UNITS, start=1)}
+    | {word: value for value, word in enumerate(_TEENS, start=10)}
+    | {"twenty": 20, "thirty": 30}
+    | {f"twenty{word}": 20 + value for value, word in enumerate(_UNITS, start=1)}
+)
+_NUMBER_WORD = (
+    r"\b(?:twenty(?:[\s-]?(?:" + "|".join(_UNITS) + r"))?|thirty|" + "|".join(_TEENS + _UNITS) + r")\b"
+)
+# Digits not glued to other digits, decimals or money, so "£1,250" or "1.5" never count.
+_COUNT_DIGITS = r"(?<![0-9.,£$])[0-9]{1,3}(?![0-9])"
+_COUNT = (
+    rf"(?P<n>{_COUNT_DIGITS}|{_NUMBER_WORD})"
+    rf"(?:\s*\(\s*(?P<n2>[0-9]{{1,3}}|{_NUMBER_WORD})\s*\))?"  # "ten (10)", "10 (ten)"
+)
+
+
+def _backwards(*phrases: str) -> str:
+    """An alternation of ``phrases`` spelt backwards, longest first, for patterns read right to left."""
+    spelt = [r"\s+".join(word[::-1] for word in reversed(phrase.split())) for phrase in phrases]
+    return "|".join(sorted(spelt, key=len, reverse=True))
+
+
+# The same counts read backwards from the end: a working-day period is found by its
+# tail ("working days"), and the count and "within" before it are read right to
+# left with one anchored match on the reversed text, instead of a search.
+_NUMBER_WORD_BACKWARDS = (
+    rf"(?:(?:(?:{_backwards(*_UNITS)})[\s-]?)?ytnewt|{_backwards('thirty', *_TEENS, *_UNITS)})(?!\w)"
+)
+_COUNT_DIGITS_BACKWARDS = r"[0-9]{1,3}(?![0-9.,£$])"
+_COUNT_BACKWARDS = (
+    rf"(?:\)\s*(?P<n2>{_COUNT_DIGITS_BACKWARDS}|{_NUMBER_WORD_BACKWARDS})\s*\(\s*)?"
+    rf"(?P<n>{_COUNT_DIGITS_BACKWARDS}|{_NUMBER_WORD_BACKWARDS})"
+)
+
+_MONTHS: dict[str, int] = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
+# The dot is only taken after an abbreviation ("14 Mar. 2025"); after "March" it ends the sentence.
+_MONTH = (
+    r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|jun(?:e|\.)?|jul(?:y|\.)?"
+    r"|aug(?:ust|\.)?|sep(?:tember|t\.?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?)(?![a-z])"
+)
+_WEEKDAY = (
+    r"(?:monday|mon|tuesday|tues|tue|wednesday|wed|thursday|thurs|thur|thu|friday|fri"
+    r"|saturday|sat|sunday|sun)\b\.?,?\s+"
+)
+_ORDINAL = r"(?:st|nd|rd|th)?"
+
+# The date formats a deadline may be written in. UK day-first for numeric dates.
+_DATE = (
+    # 14 March 2025, 14th of March 2025, 14 Mar 2025, 14 March (no year)
+    rf"(?P<d1>[0-9]{{1,2}}){_ORDINAL}(?:\s+of)?\s+(?P<m1>{_MONTH})(?:,?\s+(?P<y1>[0-9]{{4}})(?![0-9]))?"
+    # March 14, 2025 and March 14
+    rf"|(?P<m2>{_MONTH})\s+(?P<d2>[0-9]{{1,2}}){_ORDINAL}\b(?:,?\s+(?P<y2>[0-9]{{4}})(?![0-9]))?"
+    # 14/03/2025, 14/3/25, 14.03.2025, 14-03-2025: the same separator twice
+    rf"|(?<![0-9/.-])(?P<d3>[0-9]{{1,2}})(?P<sep>[/.-])(?P<m3>[0-9]{{1,2}})(?P=sep)"
+    rf"(?P<y3>[0-9]{{4}}|[0-9]{{2}})(?![0-9/-]|\.[0-9])"
+    # 2025-03-14
+    rf"|(?<![0-9/.-])(?P<y4>[0-9]{{4}})-(?P<m4>[0-9]{{1,2}})-(?P<d4>[0-9]{{1,2}})(?![0-9-]|\.[0-9])"
+)
+
+# A time of day between the cue and the date: "by 5pm on", "by close of business on".
+_TIME_OF_DAY = (
+    r"(?:close\s+of\s+(?:business|play)|cob|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|business|play)"
+    r"|(?:12\s+)?noon|midday|midnight"
+    r"|[0-9]{1,2}(?:[.:][0-9]{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|[0-9]{1,2}[.:][0-9]{2})"
+    r"(?:\s+on|\s*,)?\s+"
+)
+
+# No leading \b: Python's re checks it at every position of the text, which
+# costs more than the whole match; the word boundary is checked on the hits.
+_DEADLINE_CUE = (
+    r"no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|before"
+    # "deadline of", "deadline is", "deadline:", "the deadline for your comments is"
+    r"|deadline(?:\s+date)?(?:\s+for(?:\s+[a-z']{1,20}){1,4}?(?:\s+is)?|\s+is|\s+of)?(?=\s*:|\s)"
+    r"|due(?:\s+(?:on|by))?|by"
+)
+
+_EXPLICIT = re.compile(
+    rf"(?P<cue>{_DEADLINE_CUE})(?:\s*:\s*|\s+)(?:{_TIME_OF_DAY})?(?:{_WEEKDAY})?(?:the\s+)?(?:{_DATE})"
+)
+
+_PERIOD_LEAD = (
+    r"(?:within|no\s+later\s+than|not\s+later\s+than)\s+(?:the\s+next\s+|a\s+(?:period|maximum)\s+of\s+)?"
+)
+
+# Working-day periods are found by their tail, which is rare and cheap to scan
+# for, then read backwards from it (see _COUNT_BACKWARDS).
+_WORKING_DAYS_TAIL = re.compile(r"(?:working|business)[\s-]+days?\b")
+_WORKING_DAYS_HEAD_BACKWARDS = re.compile(
+    rf"\s+{_COUNT_BACKWARDS}"
+    rf"(?:\s+(?:{_backwards('the next', 'a period of', 'a maximum of')})?"
+    rf"(?:{_backwards('within', 'no later than', 'not later than', 'in')})(?!\w))?"
+)
+# "The council took 45 working days to reply" describes the past, not a deadline.
+_PAST_PERIOD_BACKWARDS = re.compile(
+    rf"\s+(?:{_backwards('took', 'taken', 'taking', 'takes', 'after', 'over', 'more than', 'longer than')}"
+    r"|(?:de|gni|s)?deecxe)(?!\w)"
+)
+# Room for "not later than a period of twenty-seven (27) " and a past-tense word before it.
+_WORKING_DAYS_LOOKBACK = 80
+
+_CALENDAR_PERIOD = re.compile(
+    rf"{_PERIOD_LEAD}(?:(?P<article>an?)\b|{_COUNT})\s*"
+    r"(?P<unit>(?:calendar\s+)?days?|weeks?|(?:calendar\s+)?months?|fortnights?)\b"
+)
+
+# "before" is a deadline only when someone is being asked to do something;
+# "Before 10 April 2026 the council had not inspected" is history.
+_REQUEST = re.compile(
+    r"\b(?:please|kindly|must|should|need|needs|required?|requires|ask|asked|respond|reply|provide"
+    r"|send|submit|return|comply|complete|pay|confirm|ensure|arrange|let\s+(?:us|me)\s+know|grateful"
+    r"|expects?|expected|ordered|recommend\w*|deadline|(?:can|could|will|would)\s+you)\b"
+)
+_REQUEST_LOOKBACK = 200
+
+# The Ombudsman's own timescales are not the council's deadlines: "we will normally
+# update Mrs X within 10 working days", "I aim to make a decision within 12 weeks",
+# "we expect to issue our draft decision by 3 April". Only when the Ombudsman is
+# the one acting, and no "if"/"unless" turns the period back on the council
+# ("we will issue a CHFO if we do not receive it by ..."). Verbs such as
+# "consider" are left out on purpose: "we will consider comments received by 3
+# April" is the council's deadline.
+_OWN_TIMESCALE = re.compile(
+    r"\b(?:we|i|the\s+ombudsman)\s+(?:will|would|shall|aims?|expects?|intends?|hopes?|try|tries|plans?)\b"
+    r"(?:\s+(?:normally|usually|generally|then|now|also|aim|expect|try|hope|to|be|able))*"
+    r"\s+(?:update|issue|make|reach|decide|respond|reply|write|contact|complete|finish|publish|share|tell"
+    r"|let\s+you\s+know|get\s+back|come\s+back|be\s+in\s+touch)\b"
+    r"(?:\s+(?!if\b|unless\b|once\b|until\b|when\b|after\b)[\w'’,-]+){0,8}?\s*$"
+)
+
+# A numbered or bulleted item: "1.", "2)", "(3)", "3.1", "a)", "(b)", "(iv)", "Order 2:", "•", "-".
+_ITEM_START = re.compile(
+    r"[ \t]*(?:(?:order|recommendation|action)\s+[0-9]{1,2}[a-z]?\s*[:.)–-]"
+    r"|\(?[0-9]{1,2}(?:\.[0-9]{1,2})?[.)]|\([0-9]{1,2}\)|[0-9]{1,2}\.[0-9]{1,2}"
+    r"|\(?(?:[a-z]|ii|iii|iv|vi|vii|viii|ix|xi|xii|xiii)[.)]"
+    r"|[•◦▪‣·*–—-])(?=\s)",
+    re.IGNORECASE,
+)
+
+_NUMBERED = re.compile(r"[0-9]|order|recommendation|action", re.IGNORECASE)
+
+# A sentence ends at . ! or ? followed by space and something that can start a sentence.
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9£•])")
+_LAST_WORD = re.compile(r"(\w+)$")
+_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "no", "nos", "para", "paras", "st", "cllr", "ref", "cf", "vs", "approx"}
+    | {"tel", "prof", "rev", "sec", "pp", "fig", "art", "reg", "ch", "ie", "eg"}
+    | {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+)
+# Short lines outside a list are headings, salutations, addresses and signatures,
+# not the wrapped middle of a paragraph, whose lines run to the wrap width.
+_HEADING_MAX_CHARS = 40
+
+
+# ---------------------------------------------------------------------------
+# The public function
+
+
+def find_deadlines(
+    text: str, *, letter_date: date, received: datetime, calendar: WorkingCalendar
+) -> list[Deadline]:
+    """Every deadline in ``text``, sorted by due date then position.
+
+    ``letter_date`` is the London date of the letter's Date header (calendar
+    periods count from it); ``received`` is when the council received it (an
+    aware datetime; working-day periods count from its effective receipt date).
+    Duplicates, the same due date for the same item or sentence, are given once;
+    when an explicit date and a period give the same date for the same item the
+    explicit one is kept. Never raises because of the text; raises
+    ``CalendarError`` only for a naive ``received``, which is a caller's bug.
+    """
+    if received.tzinfo is None or received.utcoffset() is None:
+        raise CalendarError("received time must be timezone-aware")
+    lowered = _lower(text)
+    candidates = [
+        *_explicit_candidates(lowered, letter_date),
+        *_calendar_candidates(lowered, letter_date),
+        *_working_day_candidates(lowered, received, calendar),
+    ]
+    if not candidates:
+        return []
+    units = _Units(text)
+    chosen: dict[tuple[date, int], _Candidate] = {}
+    for candidate in candidates:
+        unit = units.index_of(candidate.start)
+        lookback = max(units.start_of(unit), candidate.start - _REQUEST_LOOKBACK)
+        if candidate.needs_request and not _REQUEST.search(lowered, lookback, candidate.start):
+            continue
+        if _OWN_TIMESCALE.search(lowered, lookback, candidate.start):
+            continue
+        key = (candidate.due, unit)
+        held = chosen.get(key)
+        if held is None or _better(candidate, held):
+            chosen[key] = candidate
+    deadlines: dict[tuple[date, str], tuple[int, Deadline]] = {}
+    for (due, unit), candidate in sorted(chosen.items(), key=lambda item: item[1].start):
+        summary = units.summary(unit, candidate.start)
+        # Two units can collapse to the same text (a repeated sentence); the rule is one per (due, text).
+        if (due, summary) not in deadlines:
+            evidence = _collapse(text[candidate.start : candidate.end])
+            deadlines[due, summary] = (candidate.start, Deadline(due, candidate.source, summary, evidence))
+    ordered = sorted(deadlines.values(), key=lambda pair: (pair[1].due, pair[0]))
+    return [deadline for _, deadline in ordered]
+
+
+def _lower(text: str) -> str:
+    """A lower-case copy of ``text`` with every character at the same position.
+
+    ``str.lower`` keeps positions unless a character lower-cases to two (the
+    dotted capital I); then only ASCII letters are lowered, which is all the
+    patterns need.
+    """
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def _starts_word(text: str, position: int) -> bool:
+    """Whether a hit at ``position`` starts a word ("by", not the end of "nearby")."""
+    return position == 0 or not text[position - 1].isalnum()
+
+
+# ---------------------------------------------------------------------------
+# Candidates: every phrase that sets a date, before grouping by item; all
+# positions are in the text, all matching is on its lower-cased copy.
+
+
+class _Candidate(NamedTuple):  # a NamedTuple: made hundreds of times per letter, and cheap to make
+    start: int
+    end: int
+    due: date
+    source: Source
+    needs_request: bool = False
+
+
+def _better(new: _Candidate, held: _Candidate) -> bool:
+    """Whether ``new`` should replace ``held`` for the same due date and item."""
+    if new.source != held.source:
+        return new.source == "explicit"  # DESIGN: an explicit date wins over a period
+    return new.start < held.start
+
+
+def _explicit_candidates(lowered: str, letter_date: date) -> list[_Candidate]:
+    found = []
+    for match in _EXPLICIT.finditer(lowered):
+        if not _starts_word(lowered, match.start()):
+            continue
+        due = _date_of(match, letter_date)
+        # A letter cannot set a deadline before it was written: "we asked for this by
+        # 2 March" in a chaser recalls an old deadline; the chaser's own is elsewhere.
+        if due is None or due < letter_date:
+            continue
+        needs_request = match.group("cue") == "before"
+        found.append(_Candidate(match.start(), match.end(), due, "explicit", needs_request))
+    return found
+
+
+def _date_of(match: re.Match[str], letter_date: date) -> date | None:
+    """The date a match names, or None when it is not a real date."""
+    year: int | None
+    if match.group("d1"):
+        day, month, year = int(match.group("d1")), _month(match.group("m1")), _int(match.group("y1"))
+    elif match.group("d2"):
+        day, month, year = int(match.group("d2")), _month(match.group("m2")), _int(match.group("y2"))
+    elif match.group("d3"):
+        day, month, year = int(match.group("d3")), int(match.group("m3")), int(match.group("y3"))
+        if len(match.group("y3")) == 2:
+            year += 2000
+    else:
+        day, month, year = int(match.group("d4")), int(match.group("m4")), int(match.group("y4"))
+    if month is None:
+        return None
+    if year is None:
+        return _next_occurrence(day, month, letter_date)
+    try:
+        return date(year, month, day)
+    except ValueError:  # 31/02/2026 and friends are not dates, and never an error
+        return None
+
+
+def _next_occurrence(day: int, month: int, letter_date: date) -> date | None:
+    """The first ``day`` ``month`` on or after the letter's date ("by 14 March")."""
+    # Eight years always reaches a leap year, for "by 29 February".
+    for year in range(letter_date.year, letter_date.year + 9):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate >= letter_date:
+            return candidate
+    return None
+
+
+def _month(name: str) -> int | None:
+    return _MONTHS.get(name[:3])
+
+
+def _int(digits: str | None) -> int | None:
+    return int(digits) if digits else None
+
+
+def _count(number: str | None, in_brackets: str | None) -> int | None:
+    """The number in a period: the figure in brackets when there is one ("ten (10)")."""
+    for raw in (in_brackets, number):
+        if not raw:
+            continue
+        if raw.isascii() and raw.isdigit():
+            return int(raw)
+        value = _NUMBER_WORDS.get("".join(raw.split()).replace("-", ""))
+        if value is not None:
+            return value
+    return None
+
+
+def _calendar_candidates(lowered: str, letter_date: date) -> list[_Candidate]:
+    found = []
+    dues: dict[tuple[str, int], date | None] = {}  # relativedelta is slow and letters repeat themselves
+    for match in _CALENDAR_PERIOD.finditer(lowered):
+        if not _starts_word(lowered, match.start()):
+            continue
+        count = 1 if match.group("article") else _count(match.group("n"), match.group("n2"))
+        if count is None or not 0 < count <= _MAX_COUNT:
+            continue
+        unit = match.group("unit")
+        kind = (
+            "f" if unit.startswith("f") else "w" if unit.startswith("w") else "m" if "month" in unit else "d"
+        )
+        if (kind, count) not in dues:
+            dues[kind, count] = _calendar_period_end(letter_date, kind, count)
+        due = dues[kind, count]
+        if due is not None:
+            found.append(_Candidate(match.start(), match.end(), due, "relative"))
+    return found
+
+
+def _calendar_period_end(letter_date: date, kind: str, count: int) -> date | None:
+    """``count`` fortnights, weeks, months or days after the letter's date, not moved off weekends."""
+    try:
+        if kind == "f":
+            return letter_date + timedelta(days=14 * count)
+        if kind == "w":
+            return letter_date + timedelta(weeks=count)
+        if kind == "m":
+            # relativedelta keeps the day of the month and clamps at month end: 31 Jan + 1 month = 28 Feb.
+            return letter_date + relativedelta(months=count)
+        return letter_date + timedelta(days=count)
+    except (OverflowError, ValueError):  # beyond year 9999
+        return None
+
+
+def _working_day_candidates(lowered: str, received: datetime, calendar: WorkingCalendar) -> list[_Candidate]:
+    found = []
+    dues: dict[int, date | None] = {}  # a letter repeats its periods; walk the calendar once for each
+    for tail in _WORKING_DAYS_TAIL.finditer(lowered):
+        end = tail.start()
+        if not _starts_word(lowered, end):
+            continue
+        before = lowered[max(0, end - _WORKING_DAYS_LOOKBACK) : end][::-1]
+        head = _WORKING_DAYS_HEAD_BACKWARDS.match(before)
+        if head is None:
+            continue
+        number, in_brackets = head.group("n"), head.group("n2")
+        count = _count(number[::-1], in_brackets[::-1] if in_brackets else None)
+        if count is None or not 0 < count <= _MAX_COUNT:
+            continue
+        if _PAST_PERIOD_BACKWARDS.match(before, head.end()):
+            continue
+        if count not in dues:
+            dues[count] = _working_days_after_receipt(received, count, calendar)
+        due = dues[count]
+        if due is not None:
+            # The backwards match begins at "working days"; the phrase starts where it ends.
+            start = end - head.end()
+            found.append(_Candidate(start, tail.end(), due, "relative"))
+    return found
+
+
+def _working_days_after_receipt(received: datetime, count: int, calendar: WorkingCalendar) -> date | None:
+    try:
+        return calendar.add_working_days(calendar.effective_receipt_date(received), count)
+    except (CalendarError, OverflowError):  # only at the far end of the calendar
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Units: the numbered items and sentences a deadline belongs to
+
+
+class _Units:
+    """The text cut into items (numbered or bulleted, kept whole) and sentences."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._spans = [
+            (span, is_item)
+            for start, end, is_item in _blocks(text)
+            for span in _split(text, start, end, is_item)
+        ]
+        if not self._spans:
+            self._spans = [((0, len(text)), False)]
+        self._starts = [start for (start, _), _ in self._spans]
+        self._wholes: dict[int, str] = {}  # each unit collapsed once, however many deadlines it holds
+
+    def index_of(self, position: int) -> int:
+        """The unit holding ``position``."""
+        return max(bisect_right(self._starts, position) - 1, 0)
+
+    def start_of(self, index: int) -> int:
+        """Where unit ``index`` starts."""
+        return self._starts[index]
+
+    def summary(self, index: int, position: int) -> str:
+        """Unit ``index`` with its whitespace collapsed, at most MAX_TEXT_CHARS long.
+
+        An item too long to give whole (a numbered paragraph of a decision) is
+        given as its marker and the sentence holding ``position``, so the order
+        itself is never cut off.
+        """
+        (start, end), is_item = self._spans[index]
+        whole = self._wholes.get(index)
+        if whole is None:
+            whole = self._wholes[index] = _collapse(self._text[start:end])
+        if not is_item or len(whole) <= MAX_TEXT_CHARS:
+            return _shorten(whole)
+        sentences = _split(self._text, start, end, is_item=False)
+        starts = [sentence_start for sentence_start, _ in sentences]
+        at = max(bisect_right(starts, position) - 1, 0)
+        sentence = _collapse(self._text[sentences[at][0] : sentences[at][1]])
+        if at == 0:
+            return _shorten(sentence)
+        marker = _ITEM_START.match(self._text, start)
+        prefix = _collapse(marker.group(0)) + " … " if marker is not None else ""
+        return _shorten(prefix + sentence)
+
+
+def _blocks(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is_item) for each paragraph or list item.
+
+    A block ends at a blank line, before a line that starts an item, after a line
+    ending in a colon ("The landlord is ordered to:"), and, outside items, after
+    a short line (a heading or a salutation). Inside an item a short line is just
+    where the item wrapped. A bullet or lettered item also ends when a finished
+    sentence is followed by a new one at the bullet's margin: bullets are short,
+    and the paragraph after a list often follows it without a blank line, while
+    numbered paragraphs of a decision run to several sentences.
+    """
+    blocks: list[tuple[int, int, bool]] = []
+    start: int | None = None
+    is_item = is_bullet = False
+    margin = 0
+    previous = ""
+    position = 0
+    for line in text.splitlines(keepends=True):
+        line_start = position
+        position += len(line)
+        stripped = line.strip()
+        if not stripped:
+            if start is not None:
+                blocks.append((start, line_start, is_item))
+                start = None
+            continue
+        indent = len(line) - len(line.lstrip(" \t"))
+        marker = _ITEM_START.match(line)
+        if start is not None and (
+            marker is not None
+            or previous.endswith(":")
+            or (not is_item and len(previous) < _HEADING_MAX_CHARS)
+            or (is_bullet and previous[-1] in ".;!?" and indent <= margin and stripped[0].isupper())
+        ):
+            blocks.append((start, line_start, is_item))
+            start = None
+        if start is None:
+            start, is_item, margin = line_start, marker is not None, indent
+            is_bullet = marker is not None and not _NUMBERED.match(marker.group(0).lstrip(" \t("))
+        previous = stripped
+    if start is not None:
+        blocks.append((start, len(text), is_item))
+    return blocks
+
+
+def _split(text: str, start: int, end: int, is_item: bool) -> list[tuple[int, int]]:
+    """An item whole; any other block sentence by sentence."""
+    if is_item:
+        return [(start, end)]
+    spans = []
+    sentence_start = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        word = _LAST_WORD.search(text, max(sentence_start, match.start() - 12), match.start())
+        if word is not None and (len(word.group(1)) == 1 or word.group(1).casefold() in _ABBREVIATIONS):
+            continue  # "Mr. Smith", "No. 5", "e.g. The"
+        spans.append((sentence_start, match.end()))
+        sentence_start = match.end()
+    if sentence_start < end:
+        spans.append((sentence_start, end))
+    return spans
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    cut = text[: MAX_TEXT_CHARS - 1]
+    space = cut.rfind(" ")
+    if space > MAX_TEXT_CHARS // 2:  # end on a whole word unless that loses too much
+        cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -1,0 +1,438 @@
+"""Turning a raw email into the text a person would read.
+
+Pure and forgiving: any charset, HTML-only bodies, forwarded messages (inline
+and as message/rfc822 attachments), attachment names and the text of PDF
+attachments. The body is split into the newest part (what this email says),
+forwarded parts (what the forwarder passed on, which is what the email is
+about) and the quoted history, which is never classified because older
+messages in a thread are often of another kind. Signatures and legal
+disclaimers are cut off the newest part: they are full of phone numbers,
+"confidential" and "decision" that mislead.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+from inboxbot.domain.envelope import received_time
+
+MAX_PDF_BYTES = 5_000_000
+MAX_PDF_PAGES = 6
+MAX_TEXT_CHARS = 200_000  # a runaway body is cut, not parsed for minutes
+
+
+@dataclass(frozen=True)
+class ForwardedPart:
+    """A message passed on inside another: inline or as an attached message."""
+
+    sender: str
+    subject: str
+    date: datetime | None
+    text: str  # its newest part
+
+
+@dataclass(frozen=True)
+class MailText:
+    """What a message says, ready for the rules and the extractors."""
+
+    message: Message
+    subject: str  # decoded, with Re:/Fw: prefixes removed
+    subject_prefix: str  # "re", "fw" or ""
+    sender_address: str
+    sender_name: str
+    recipients: tuple[str, ...]
+    date: datetime | None
+    received: datetime | None
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    newest: str  # the newest part of the body, without signature or disclaimer
+    forwarded: tuple[ForwardedPart, ...] = ()
+    quoted: str = ""  # earlier messages quoted below (not classified)
+    signature: str = ""
+    attachment_names: tuple[str, ...] = ()
+    attachment_text: str = ""  # text of PDF attachments
+    defects: tuple[str, ...] = field(default=())
+
+    @property
+    def body(self) -> str:
+        """The newest part followed by any forwarded parts: what the message is about."""
+        parts = [self.newest, *(f.text for f in self.forwarded)]
+        return "\n\n".join(p for p in parts if p)
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain of the From address, lowercased."""
+        return self.sender_address.rpartition("@")[2].lower()
+
+
+# --- headers -----------------------------------------------------------------
+
+
+def header(message: Message, name: str) -> str:
+    """A header as text, or "" when missing or unreadable."""
+    try:
+        value = message.get(name)
+    except Exception:  # the header registry raises on some malformed values
+        return ""
+    if value is None:
+        return ""
+    try:
+        text = str(value)
+    except Exception:
+        return ""
+    return " ".join(text.split())
+
+
+_PREFIX = re.compile(r"^\s*((?:re|aw|fw|fwd|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def split_subject(subject: str) -> tuple[str, str]:
+    """(prefix kind, subject without Re:/Fw: prefixes); the kind is of the outermost prefix."""
+    match = _PREFIX.match(subject)
+    if not match:
+        return "", subject.strip()
+    first = match.group(0).lstrip().lower()
+    kind = "fw" if first.startswith(("fw", "wg", "tr")) else "re"
+    return kind, subject[match.end() :].strip()
+
+
+def _time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+# --- decoding ----------------------------------------------------------------
+
+# Mail that says iso-8859-1 or ascii is very often really windows-1252 (curly
+# quotes, pound signs from Outlook); windows-1252 is a superset for text.
+_CHARSET_ALIASES = {"iso-8859-1": "windows-1252", "latin-1": "windows-1252", "us-ascii": "windows-1252"}
+
+
+def decode_bytes(payload: bytes, charset: str | None) -> str:
+    """Bytes to text in the declared charset, falling back rather than failing."""
+    name = (charset or "us-ascii").strip().strip('"').lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        return payload.decode(name, errors="replace")
+    except LookupError:
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.decode("windows-1252", errors="replace")
+
+
+def _part_bytes(part: Message) -> bytes:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    return raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+
+
+def _part_text(part: Message) -> str:
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    return decode_bytes(_part_bytes(part), charset)[:MAX_TEXT_CHARS]
+
+
+_DROP_BLOCKS = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENTS = re.compile(r"<!--.*?-->", re.DOTALL)
+_BREAKS = re.compile(
+    r"<\s*(br|/p|/div|/tr|/h\d|/li|/table|/blockquote|hr|p|div|tr|li|h\d|table|blockquote)\b[^>]*>",
+    re.IGNORECASE,
+)
+_CELLS = re.compile(r"<\s*/?t[dh]\b[^>]*>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]{0,2000}>")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
+
+
+def html_to_text(markup: str) -> str:
+    """Readable text from HTML: block elements become line breaks, entities are decoded.
+
+    Written with regular expressions rather than an HTML parser because it runs
+    on every HTML-only message and must stay cheap; mail HTML needs no more.
+    """
+    text = _COMMENTS.sub("", markup)
+    text = _DROP_BLOCKS.sub("", text)
+    text = _BREAKS.sub("\n", text)
+    text = _CELLS.sub(" ", text)
+    text = _TAGS.sub("", text)
+    text = html.unescape(text)
+    text = _SPACES.sub(" ", text)
+    lines = [line.strip() for line in text.splitlines()]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def pdf_text(payload: bytes) -> str:
+    """The text layer of a PDF, or "" when there is none or it cannot be read."""
+    if not payload.startswith(b"%PDF") or len(payload) > MAX_PDF_BYTES:
+        return ""
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(payload), strict=False)
+        pages = reader.pages[:MAX_PDF_PAGES]
+        return "\n".join((page.extract_text() or "") for page in pages)[:MAX_TEXT_CHARS]
+    except Exception:  # a broken PDF is common and must never stop classification
+        return ""
+
+
+# --- splitting the body ------------------------------------------------------
+
+_FORWARD_MARKER = re.compile(
+    r"^[ \t>]*(?:-{2,}\s*(?:Forwarded message|Original Message|Forwarded by)[^\n]*-*"
+    r"|Begin forwarded message:?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ORIGINAL_MARKER = re.compile(r"^[ \t]*-{3,}\s*Original Message\s*-{3,}[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_HEADER_BLOCK = re.compile(
+    r"^[ \t*]*From:[ \t*]*(?P<sender>[^\n]*)\n"
+    r"(?P<rest>(?:[ \t*]*(?:Sent|Date|To|Cc|Subject|Importance)[ \t*]*:[^\n]*\n?){2,6})",
+    re.IGNORECASE | re.MULTILINE,
+)
+_WROTE = re.compile(
+    r"^[ \t]*On\b[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$", re.IGNORECASE | re.MULTILINE
+)
+_UNDERLINE = re.compile(r"^[ \t]*_{8,}[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class _Cut:
+    start: int  # where the marker begins
+    body_start: int  # where the earlier message's text begins
+    forward: bool
+    sender: str = ""
+    subject: str = ""
+    date: datetime | None = None
+
+
+def _header_fields(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in block.splitlines():
+        name, sep, value = line.strip(" \t*").partition(":")
+        if sep:
+            fields.setdefault(name.strip().lower(), value.strip(" \t*"))
+    return fields
+
+
+def _first_cut(text: str, is_forward: bool) -> _Cut | None:
+    """The first place where an earlier message starts, and whether it was forwarded."""
+    candidates: list[_Cut] = []
+    marker = _FORWARD_MARKER.search(text)
+    if marker:
+        forward = _ORIGINAL_MARKER.match(marker.group(0)) is None or is_forward
+        after = marker.end()
+        block = _HEADER_BLOCK.match(text, after + 1) if after < len(text) else None
+        if block is None:
+            block = _HEADER_BLOCK.search(text, after, min(len(text), after + 400))
+        if block:
+            fields = _header_fields(block.group(0))
+            candidates.append(
+                _Cut(
+                    marker.start(),
+                    block.end(),
+                    forward,
+                    fields.get("from", ""),
+                    fields.get("subject", ""),
+                    _time(fields.get("sent", "") or fields.get("date", "")),
+                )
+            )
+        else:
+            candidates.append(_Cut(marker.start(), marker.end(), forward))
+    block = _HEADER_BLOCK.search(text)
+    if block:
+        fields = _header_fields(block.group(0))
+        start = block.start()
+        underline = _UNDERLINE.search(text, max(0, start - 200), start)
+        candidates.append(
+            _Cut(
+                underline.start() if underline else start,
+                block.end(),
+                is_forward,
+                fields.get("from", ""),
+                fields.get("subject", ""),
+                _time(fields.get("sent", "") or fields.get("date", "")),
+            )
+        )
+    wrote = _WROTE.search(text)
+    if wrote:
+        candidates.append(_Cut(wrote.start(), wrote.end(), False))
+    quoted = re.search(r"^>", text, re.MULTILINE)
+    if quoted:
+        candidates.append(_Cut(quoted.start(), quoted.start(), False))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: c.start)
+
+
+_SIGNOFF = re.compile(
+    r"^[ \t]*(?:--[ \t]*$|(?:kind|best|warm|many)?[ \t]*regards\b[^\n]{0,20}$"
+    r"|yours[ \t]+(?:sincerely|faithfully)\b"
+    r"|thanks(?: and regards)?,?[ \t]*$|thank you,?[ \t]*$|sent from my \w+)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_DISCLAIMER = re.compile(
+    r"^[ \t]*(?:this (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^\n]*)?"
+    r" (?:is|are|may be|and any)\b[^\n]*(?:confidential|intended|privileged)"
+    r"|the information (?:in|contained in) this (?:e-?mail|message)"
+    r"|(?:email )?disclaimer\b|confidentiality notice|please consider the environment"
+    r"|if you (?:are not|have received this)[^\n]*(?:intended recipient|in error))",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def strip_signature(text: str) -> tuple[str, str]:
+    """(text before the sign-off or disclaimer, the rest)."""
+    cuts = [m.start() for m in (_SIGNOFF.search(text), _DISCLAIMER.search(text)) if m]
+    # A sign-off in the first line is a greeting-only message; keep it whole.
+    cuts = [c for c in cuts if text[:c].strip()]
+    if not cuts:
+        return text.strip(), ""
+    cut = min(cuts)
+    return text[:cut].strip(), text[cut:].strip()
+
+
+def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], str, str]:
+    """(newest part, forwarded parts, quoted history, signature) of a plain-text body."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cut = _first_cut(text, is_forward)
+    if cut is None:
+        newest, signature = strip_signature(text)
+        return newest, [], "", signature
+    newest, signature = strip_signature(text[: cut.start])
+    rest = text[cut.body_start :]
+    if not cut.forward:
+        return newest, [], rest.strip(), signature
+    # The forwarded message may itself quote older history: keep only its newest part.
+    inner_newest, inner_forwards, inner_quoted, _ = split_body(rest, is_forward=False)
+    part = ForwardedPart(sender=cut.sender, subject=cut.subject, date=cut.date, text=inner_newest)
+    return newest, [part, *inner_forwards], inner_quoted, signature
+
+
+# --- the whole message -------------------------------------------------------
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    return " ".join(str(name).split()) if name else ""
+
+
+@dataclass
+class _Walk:
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    attached_messages: list[Message] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    pdf: list[str] = field(default_factory=list)
+
+
+def _walk(message: Message, found: _Walk) -> None:
+    content_type = message.get_content_type()
+    if content_type == "message/rfc822":
+        # An attached message is multipart to the email package; it is a forwarded part to us.
+        inner = message.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            found.attached_messages.append(inner[0])
+        return
+    if message.is_multipart():
+        payload = message.get_payload()
+        for part in payload if isinstance(payload, list) else []:
+            if isinstance(part, Message):
+                _walk(part, found)
+        return
+    name = _filename(message)
+    disposition = header(message, "Content-Disposition").lower()
+    if name or disposition.startswith("attachment"):
+        found.names.append(name or "(unnamed attachment)")
+        if content_type == "application/pdf" or name.lower().endswith(".pdf"):
+            found.pdf.append(pdf_text(_part_bytes(message)))
+        elif name.lower().endswith(".eml"):
+            found.attached_messages.append(
+                email.message_from_bytes(_part_bytes(message), policy=email.policy.default)
+            )
+        return
+    if content_type == "text/plain":
+        found.plain.append(_part_text(message))
+    elif content_type == "text/html":
+        found.html.append(html_to_text(_part_text(message)))
+
+
+def _attached_part(inner: Message) -> ForwardedPart:
+    text = read_text(inner)
+    return ForwardedPart(
+        sender=header(inner, "From"),
+        subject=text.subject,
+        date=text.date,
+        text="\n\n".join(p for p in (text.newest, *(f.text for f in text.forwarded)) if p),
+    )
+
+
+def read_text(message: Message) -> MailText:
+    """Everything the rules and extractors need from a parsed message."""
+    subject_kind, subject = split_subject(header(message, "Subject"))
+    name, address = parseaddr(header(message, "From"))
+    found = _Walk()
+    defects: list[str] = []
+    try:
+        _walk(message, found)
+    except Exception as exc:  # a broken MIME tree still has headers worth classifying
+        defects.append(f"MIME structure could not be read: {type(exc).__name__}")
+    body = "\n\n".join(t for t in found.plain if t.strip()) or "\n\n".join(t for t in found.html if t.strip())
+    newest, forwarded, quoted, signature = split_body(body, is_forward=subject_kind == "fw")
+    attached = []
+    for inner in found.attached_messages:
+        try:
+            attached.append(_attached_part(inner))
+        except Exception as exc:
+            defects.append(f"attached message could not be read: {type(exc).__name__}")
+    recipients = tuple(
+        addr.lower() for _, addr in getaddresses([header(message, "To"), header(message, "Cc")]) if addr
+    )
+    return MailText(
+        message=message,
+        subject=subject,
+        subject_prefix=subject_kind,
+        sender_address=address.lower(),
+        sender_name=name,
+        recipients=recipients,
+        date=_time(header(message, "Date")),
+        received=received_time(message),
+        message_id=header(message, "Message-ID") or None,
+        in_reply_to=header(message, "In-Reply-To") or None,
+        references=tuple(header(message, "References").split()),
+        newest=newest,
+        forwarded=(*forwarded, *attached),
+        quoted=quoted,
+        signature=signature,
+        attachment_names=tuple(found.names),
+        attachment_text="\n".join(t for t in found.pdf if t),
+        defects=tuple(defects),
+    )
+
+
+def parse(raw: bytes) -> MailText:
+    """Parse raw bytes (never raises for malformed mail)."""
+    return read_text(email.message_from_bytes(raw, policy=email.policy.default))

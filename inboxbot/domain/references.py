@@ -1,0 +1,132 @@
+"""Case references: the Ombudsmen's and the council's own.
+
+LGSCO references are 8 digits, canonical ``YY NNN NNN`` (seen as ``24012345``,
+``24-012-345``, ``24 012 345a``); Housing Ombudsman references are 9 digits
+starting with the year (``202412345``). Phone numbers, council tax accounts,
+amounts and older case numbers quoted as background must not be taken.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from inboxbot.domain.kinds import Ombudsman
+
+# An LGSCO reference: the same separator (space, hyphen or none) in both places,
+# not inside a longer run of digits or digit groups (phone numbers), plausible year.
+_LGSCO = re.compile(
+    r"(?<![\w£$.,/:+-])(?<!\d )(?P<yy>\d{2})(?P<sep>[ -]?)(?P<a>\d{3})(?P=sep)(?P<b>\d{3})"
+    r"(?P<suffix>[a-z])?(?![\w/])(?! \d)",
+    re.IGNORECASE,
+)
+_HOS = re.compile(r"(?<![\w£$.,/:+-])(?<!\d )(?P<ref>20[1-3]\d\d{5})(?![\w/])(?! \d)")
+
+# Words just before a number that say it is not a case reference.
+_NOT_A_CASE = re.compile(
+    r"(?:account|acct|a/c|tel|telephone|phone|mobile|fax|call|£|invoice|payment|uprn|nino|sort code"
+    r"|council tax|reference number for your council tax)[^\n\d]{0,20}$",
+    re.IGNORECASE,
+)
+# Words just before a reference that say it is an older case quoted as background.
+_BACKGROUND = re.compile(
+    r"(?:previous|earlier|separate|separately|prior|older|former|background|previously|another|last year"
+    r"|already decided|closed case|old case)[^\n]{0,45}$",
+    re.IGNORECASE,
+)
+
+FIELD_ORDER = ("subject", "body", "forwarded", "attachment", "quoted")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An Ombudsman case reference found in a message."""
+
+    ombudsman: Ombudsman
+    ref: str  # canonical form
+    written: str  # as it appears
+    found_in: str  # subject, body, forwarded, attachment or quoted
+    background: bool  # quoted as an older, other case
+
+
+def canonical_lgsco(text: str) -> str | None:
+    """``24012345``, ``24-012-345`` or ``24 012 345a`` to ``24 012 345``; None if not one."""
+    match = _LGSCO.fullmatch(text.strip())
+    if not match or not _plausible_year(match.group("yy")):
+        return None
+    return f"{match.group('yy')} {match.group('a')} {match.group('b')}"
+
+
+def _plausible_year(yy: str) -> bool:
+    # LGSCO references carry the two-digit year the complaint arrived; 2005-2039
+    # covers every live case and rules out most other 8-digit numbers.
+    return 5 <= int(yy) <= 39
+
+
+_CLAUSE_END = re.compile(r"[.;!?\n]")
+
+
+def _clause_before(text: str, start: int) -> str:
+    """Up to 60 characters before ``start``, not reaching back past the end of the last sentence."""
+    before = text[max(0, start - 60) : start]
+    ends = list(_CLAUSE_END.finditer(before))
+    return before[ends[-1].end() :] if ends else before
+
+
+def find_references(text: str, found_in: str) -> list[Reference]:
+    """Every Ombudsman reference in ``text``, in order of appearance."""
+    found: list[tuple[int, Reference]] = []
+    for pattern, ombudsman in ((_LGSCO, Ombudsman.LGSCO), (_HOS, Ombudsman.HOS)):
+        for match in pattern.finditer(text):
+            before = _clause_before(text, match.start())
+            if _NOT_A_CASE.search(before[-30:]):
+                continue
+            if ombudsman is Ombudsman.LGSCO:
+                if not _plausible_year(match.group("yy")):
+                    continue
+                ref = f"{match.group('yy')} {match.group('a')} {match.group('b')}"
+            else:
+                ref = match.group("ref")
+            background = bool(_BACKGROUND.search(before))
+            found.append((match.start(), Reference(ombudsman, ref, match.group(0), found_in, background)))
+    return [ref for _, ref in sorted(found, key=lambda item: item[0])]
+
+
+def choose_reference(
+    references: Iterable[Reference], ombudsman: Ombudsman | None = None
+) -> tuple[Reference | None, str]:
+    """The reference the message is about, and why it was chosen.
+
+    The subject wins, then the newest text, then forwarded parts, attachments
+    and finally the quoted history; background references only when nothing
+    else is found; a reference of the sending Ombudsman's format is preferred.
+    """
+    candidates = list(references)
+    if not candidates:
+        return None, "no case reference found"
+
+    def rank(ref: Reference) -> tuple[int, int, int]:
+        field = FIELD_ORDER.index(ref.found_in) if ref.found_in in FIELD_ORDER else len(FIELD_ORDER)
+        other_ombudsman = 1 if ombudsman is not None and ref.ombudsman != ombudsman else 0
+        return (int(ref.background), other_ombudsman, field)
+
+    best = min(candidates, key=rank)  # min is stable: the first of equals wins
+    why = f"{best.written!r} in the {best.found_in}"
+    if best.background:
+        why += " (only a background reference was found)"
+    return best, why
+
+
+def council_reference_pattern(pattern: str) -> re.Pattern[str]:
+    """The council's reference pattern, bounded so it is not found inside longer tokens."""
+    return re.compile(rf"(?<![\w-])(?:{pattern})(?![\w])", re.IGNORECASE)
+
+
+def find_council_reference(pattern: re.Pattern[str], texts: Iterable[str]) -> str | None:
+    """The first council reference in the texts, in the order given, upper-cased."""
+    for text in texts:
+        match = pattern.search(text)
+        if match:
+            return match.group(0).upper()
+    return None

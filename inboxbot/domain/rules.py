@@ -1,0 +1,431 @@
+"""Classification rules as data, and the engine that runs them.
+
+A rule is a named, explainable unit (after Mailman's rules): an id, a one-line
+description, the kind it gives, a priority, its conditions and examples that
+double as tests. All conditions a rule states must hold. The highest priority
+match decides; two matches of different kinds at the same top priority are a
+conflict and the message is ``unknown`` -- never a guess. Every other match is
+kept so the decision can be explained.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from inboxbot.domain.kinds import MessageKind, Ombudsman
+
+AutomaticKind = Literal["auto_reply", "bounce", "read_receipt", "list"]
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be used; says which file, which rule and what is wrong."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Conditions(_Strict):
+    """What must be true of a message for a rule to fire. Phrases are case-insensitive."""
+
+    subject: tuple[str, ...] = ()  # any of these phrases in the subject
+    text: tuple[str, ...] = ()  # any of these in the subject, newest text, forwarded text or PDF text
+    all_text: tuple[str, ...] = ()  # every one of these somewhere in that text
+    not_text: tuple[str, ...] = ()  # none of these anywhere in that text
+    subject_regex: tuple[str, ...] = ()
+    text_regex: tuple[str, ...] = ()
+    attachment: tuple[str, ...] = ()  # any of these in an attachment's file name
+    header: dict[str, str] = Field(default_factory=dict)  # header name -> regex its value must match
+    ombudsman: Literal["lgsco", "hos", "any", "none"] | None = None
+    automatic: tuple[AutomaticKind, ...] = ()
+    has_reference: bool | None = None
+    sender_domain: tuple[str, ...] = ()
+
+    @field_validator("subject_regex", "text_regex")
+    @classmethod
+    def _regexes_compile(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {value!r}: {exc}") from exc
+        return values
+
+    @field_validator("header")
+    @classmethod
+    def _header_regexes_compile(cls, values: dict[str, str]) -> dict[str, str]:
+        cls._regexes_compile(tuple(values.values()))
+        return values
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Conditions:
+        positive = (
+            self.subject,
+            self.text,
+            self.all_text,
+            self.subject_regex,
+            self.text_regex,
+            self.attachment,
+            self.header,
+            self.automatic,
+            self.sender_domain,
+        )
+        if not any(positive) and self.has_reference is None and self.ombudsman is None:
+            raise ValueError("a rule needs at least one condition")
+        return self
+
+
+class Example(_Strict):
+    """A message snippet and the kind the whole rule set must give it."""
+
+    subject: str = ""
+    body: str = ""
+    kind: MessageKind
+    ombudsman: Literal["lgsco", "hos", "none"] | None = None  # default: the rule's, else lgsco
+    automatic: AutomaticKind | None = None
+    attachment: tuple[str, ...] = ()
+    headers: dict[str, str] = Field(default_factory=dict)
+    has_reference: bool | None = None  # default: whether the subject or body holds one
+
+
+class Rule(_Strict):
+    """One named classification rule."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = Field(min_length=1)
+    kind: MessageKind
+    priority: int = Field(ge=0, le=1000)
+    when: Conditions
+    example: tuple[Example, ...] = Field(min_length=1)
+
+
+class RuleFile(_Strict):
+    """The contents of one rules/*.toml file."""
+
+    rule: tuple[Rule, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What made a rule fire: the phrase, regex or header, and where it was found."""
+
+    where: str  # subject, body, attachment, header X, ...
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.what} ({self.where})"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules can see of a message."""
+
+    subject: str
+    body: str  # newest text and forwarded parts
+    attachment_names: Sequence[str] = ()
+    attachment_text: str = ""
+    headers: Mapping[str, Sequence[str]] = field(default_factory=dict)  # lower-case names
+    ombudsman: Ombudsman | None = None
+    automatic: str | None = None
+    has_reference: bool = False
+    sender_domain: str = ""
+
+
+def normalise(text: str) -> str:
+    """Lower case, straight quotes, single spaces: the form phrases are matched in."""
+    text = (
+        text.lower()
+        .replace("\u2019", "'")
+        .replace("\u2018", "'")
+        .replace("\u201c", '"')
+        .replace("\u201d", '"')
+    )
+    return " ".join(text.split())
+
+
+def _find_phrase(haystack: str, phrase: str) -> int:
+    """Position of ``phrase`` in ``haystack`` as whole words, or -1."""
+    start = haystack.find(phrase)
+    while start != -1:
+        end = start + len(phrase)
+        before_ok = start == 0 or not haystack[start - 1].isalnum() or not phrase[0].isalnum()
+        after_ok = end == len(haystack) or not haystack[end].isalnum() or not phrase[-1].isalnum()
+        if before_ok and after_ok:
+            return start
+        start = haystack.find(phrase, start + 1)
+    return -1
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """The normalised fields of one message, made once and shared by every rule."""
+
+    fields: tuple[tuple[str, str], ...]  # (where, normalised text) for the "text" conditions
+    subject: str
+    attachments: str
+    raw_subject: str
+    raw_text: str
+
+    @classmethod
+    def of(cls, facts: Facts) -> _Texts:
+        subject = normalise(facts.subject)
+        fields = (
+            ("subject", subject),
+            ("body", normalise(facts.body)),
+            ("attachment", normalise(facts.attachment_text)),
+        )
+        # Regexes see each field with its whitespace collapsed, so a phrase broken across lines still matches.
+        raw_text = "\n".join(" ".join(t.split()) for t in (facts.subject, facts.body, facts.attachment_text))
+        return cls(fields, subject, normalise(" | ".join(facts.attachment_names)), facts.subject, raw_text)
+
+    def find_any(self, phrases: Iterable[str]) -> Evidence | None:
+        for where, text in self.fields:
+            for phrase in phrases:
+                if _find_phrase(text, phrase) != -1:
+                    return Evidence(where, f'"{phrase}"')
+        return None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule with its phrases normalised and regexes compiled, ready to run."""
+
+    rule: Rule
+    subject: tuple[str, ...]
+    text: tuple[str, ...]
+    all_text: tuple[str, ...]
+    not_text: tuple[str, ...]
+    attachment: tuple[str, ...]
+    subject_regex: tuple[re.Pattern[str], ...]
+    text_regex: tuple[re.Pattern[str], ...]
+    header: tuple[tuple[str, re.Pattern[str]], ...]
+    source: str  # the file it came from
+
+    @classmethod
+    def of(cls, rule: Rule, source: str) -> CompiledRule:
+        when = rule.when
+
+        def phrases(values: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(normalise(v) for v in values if v.strip())
+
+        def regexes(values: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+            return tuple(re.compile(v, re.IGNORECASE | re.MULTILINE) for v in values)
+
+        return cls(
+            rule=rule,
+            subject=phrases(when.subject),
+            text=phrases(when.text),
+            all_text=phrases(when.all_text),
+            not_text=phrases(when.not_text),
+            attachment=phrases(when.attachment),
+            subject_regex=regexes(when.subject_regex),
+            text_regex=regexes(when.text_regex),
+            header=tuple((name.lower(), re.compile(rx, re.IGNORECASE)) for name, rx in when.header.items()),
+            source=source,
+        )
+
+    def match(self, facts: Facts, texts: _Texts) -> tuple[Evidence, ...] | None:
+        """The evidence when every condition holds, else None. Cheap checks first."""
+        when = self.rule.when
+        evidence: list[Evidence] = []
+        if when.automatic:
+            if facts.automatic not in when.automatic:
+                return None
+            evidence.append(Evidence("headers", f"automatic mail: {facts.automatic}"))
+        if when.ombudsman is not None and not _ombudsman_ok(when.ombudsman, facts.ombudsman):
+            return None
+        if when.has_reference is not None and when.has_reference != facts.has_reference:
+            return None
+        if when.sender_domain:
+            domain = facts.sender_domain
+            hit = next((d for d in when.sender_domain if domain == d or domain.endswith("." + d)), None)
+            if hit is None:
+                return None
+            evidence.append(Evidence("sender", f"domain {domain}"))
+        for name, pattern in self.header:
+            values = facts.headers.get(name, ())
+            value = next((v for v in values if pattern.search(v)), None)
+            if value is None:
+                return None
+            evidence.append(Evidence(f"header {name}", value[:80]))
+        if self.subject:
+            hit = next((p for p in self.subject if _find_phrase(texts.subject, p) != -1), None)
+            if hit is None:
+                return None
+            evidence.append(Evidence("subject", f'"{hit}"'))
+        if self.subject_regex:
+            found = next((m for rx in self.subject_regex if (m := rx.search(texts.raw_subject))), None)
+            if found is None:
+                return None
+            evidence.append(Evidence("subject", f'"{found.group(0)}"'))
+        if self.attachment:
+            hit = next((p for p in self.attachment if _find_phrase(texts.attachments, p) != -1), None)
+            if hit is None:
+                return None
+            evidence.append(Evidence("attachment name", f'"{hit}"'))
+        if self.text:
+            found_text = texts.find_any(self.text)
+            if found_text is None:
+                return None
+            evidence.append(found_text)
+        for phrase in self.all_text:
+            found_text = texts.find_any((phrase,))
+            if found_text is None:
+                return None
+            evidence.append(found_text)
+        if self.text_regex:
+            found = next((m for rx in self.text_regex if (m := rx.search(texts.raw_text))), None)
+            if found is None:
+                return None
+            evidence.append(Evidence("text", f'"{" ".join(found.group(0).split())[:80]}"'))
+        if self.not_text and texts.find_any(self.not_text) is not None:
+            return None
+        return tuple(evidence)
+
+
+def _ombudsman_ok(wanted: str, actual: Ombudsman | None) -> bool:
+    if wanted == "any":
+        return actual is not None
+    if wanted == "none":
+        return actual is None
+    return actual is not None and actual.value == wanted
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """A rule that fired, with its evidence."""
+
+    rule_id: str
+    kind: MessageKind
+    priority: int
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The kind the rules gave, the rule that decided, and every other rule that fired."""
+
+    kind: MessageKind
+    rule_id: str | None
+    evidence: tuple[Evidence, ...]
+    matches: tuple[RuleMatch, ...]
+    conflict: str | None = None
+
+    def explain(self) -> str:
+        """One line on why: the rule and its evidence, or what was missing."""
+        if self.conflict:
+            return self.conflict
+        if self.rule_id is None:
+            return "no rule matched"
+        return f"{self.rule_id}: " + "; ".join(str(e) for e in self.evidence)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Every rule, highest priority first."""
+
+    rules: tuple[CompiledRule, ...]
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[tuple[str, Mapping[str, Any]]]) -> RuleSet:
+        """Build from (file name, parsed TOML) pairs; RuleError names file, rule and problem."""
+        compiled: list[CompiledRule] = []
+        seen: dict[str, str] = {}
+        for source, data in documents:
+            try:
+                parsed = RuleFile.model_validate(data)
+            except ValidationError as exc:
+                raise RuleError(_rule_error(source, data, exc)) from None
+            for rule in parsed.rule:
+                if rule.id in seen:
+                    raise RuleError(f"{source}: rule {rule.id}: id already used in {seen[rule.id]}")
+                seen[rule.id] = source
+                compiled.append(CompiledRule.of(rule, source))
+        compiled.sort(key=lambda c: (-c.rule.priority, c.rule.id))
+        return cls(tuple(compiled))
+
+    def decide(self, facts: Facts) -> Decision:
+        """Run every rule on ``facts`` and settle on one kind."""
+        texts = _Texts.of(facts)
+        matches = []
+        for compiled in self.rules:
+            evidence = compiled.match(facts, texts)
+            if evidence is not None:
+                rule = compiled.rule
+                matches.append(RuleMatch(rule.id, rule.kind, rule.priority, evidence))
+        if not matches:
+            return Decision(MessageKind.UNKNOWN, None, (), ())
+        top = matches[0]
+        rivals = [m for m in matches if m.priority == top.priority and m.kind != top.kind]
+        if rivals:
+            names = ", ".join(f"{m.rule_id} ({m.kind})" for m in [top, *rivals])
+            conflict = f"conflict at priority {top.priority}: {names}"
+            return Decision(MessageKind.UNKNOWN, None, (), tuple(matches), conflict)
+        return Decision(top.kind, top.rule_id, top.evidence, tuple(matches))
+
+
+def _rule_error(source: str, data: Mapping[str, Any], exc: ValidationError) -> str:
+    problems = []
+    rules = data.get("rule") if isinstance(data, Mapping) else None
+    for error in exc.errors():
+        loc = list(error["loc"])
+        rule_id = "?"
+        if len(loc) >= 2 and loc[0] == "rule" and isinstance(loc[1], int) and isinstance(rules, list):
+            entry = rules[loc[1]] if loc[1] < len(rules) else None
+            rule_id = str(entry.get("id", f"#{loc[1] + 1}")) if isinstance(entry, dict) else f"#{loc[1] + 1}"
+            loc = loc[2:]
+        where = ".".join(str(p) for p in loc) or "(rule)"
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{source}: rule {rule_id}: {where}: {message}")
+    return "\n".join(problems)
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    """One rule example run through the whole rule set."""
+
+    source: str
+    rule_id: str
+    example: Example
+    decision: Decision
+
+    @property
+    def passed(self) -> bool:
+        """True when the rule set gave the kind the example expects."""
+        return self.decision.kind == self.example.kind
+
+
+def example_facts(rule: Rule, example: Example, has_reference: bool) -> Facts:
+    """The facts an example stands for; the ombudsman defaults to the rule's own."""
+    wanted = example.ombudsman or (
+        rule.when.ombudsman if rule.when.ombudsman in ("lgsco", "hos", "none") else "lgsco"
+    )
+    return Facts(
+        subject=example.subject,
+        body=example.body,
+        attachment_names=example.attachment,
+        headers={name.lower(): (value,) for name, value in example.headers.items()},
+        ombudsman=None if wanted == "none" else Ombudsman(wanted),
+        automatic=example.automatic,
+        has_reference=has_reference if example.has_reference is None else example.has_reference,
+    )
+
+
+def run_examples(rules: RuleSet, has_reference: Callable[[str], bool]) -> list[ExampleResult]:
+    """Run every rule's examples through the whole rule set.
+
+    ``has_reference`` tells whether a text holds a case reference (the
+    references module, passed in to keep this module free of it).
+    """
+    results = []
+    for compiled in rules.rules:
+        rule = compiled.rule
+        for example in rule.example:
+            facts = example_facts(rule, example, has_reference(f"{example.subject}\n{example.body}"))
+            results.append(ExampleResult(compiled.source, rule.id, example, rules.decide(facts)))
+    return results

@@ -1,0 +1,587 @@
+"""Deadlines found in the words of LGSCO and Housing Ombudsman letters.
+
+Unless a test says otherwise the letter is dated Monday 9 March 2026 and was
+received at 10:00 GMT that day, so day 0 for working days is 9 March. Counting
+on from there: 10 working days is Monday 23 March, 18 is Thursday 2 April, and
+then Good Friday (3 April) and Easter Monday (6 April) are skipped, so 19 is
+Tuesday 7 April and 20 is Wednesday 8 April.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inboxbot.domain.calendar import CalendarError, WorkingCalendar
+from inboxbot.domain.deadlines import MAX_TEXT_CHARS, Deadline, find_deadlines
+
+CAL = WorkingCalendar.build()
+LETTER = date(2026, 3, 9)
+RECEIVED = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+
+
+def deadlines(
+    text: str, *, letter_date: date = LETTER, received: datetime = RECEIVED, calendar: WorkingCalendar = CAL
+) -> list[Deadline]:
+    return find_deadlines(text, letter_date=letter_date, received=received, calendar=calendar)
+
+
+def d(iso: str) -> date:
+    return date.fromisoformat(iso)
+
+
+PHRASES_WITH_A_DEADLINE = [
+    # Working-day periods count from day 0, the effective date of receipt.
+    ("Please provide the information we have asked for within 20 working days.", "2026-04-08", "relative"),
+    ("Please respond within ten (10) working days of the date of this email.", "2026-03-23", "relative"),
+    ("We would be grateful for your comments within 10 working days.", "2026-03-23", "relative"),
+    ("Please send us your response within 5 business days.", "2026-03-16", "relative"),
+    ("The council should provide this within twenty working days.", "2026-04-08", "relative"),
+    ("Please reply in 15 working days.", "2026-03-30", "relative"),
+    ("Please acknowledge the complaint within five working days.", "2026-03-16", "relative"),
+    ("You have 30 working days to provide the evidence.", "2026-04-22", "relative"),
+    ("Please comment on the draft decision within twenty-one working days.", "2026-04-09", "relative"),
+    (
+        "Provide the documents within 20 (twenty) working days of receipt of this letter.",
+        "2026-04-08",
+        "relative",
+    ),
+    ("The landlord must respond within the next 18 working days.", "2026-04-02", "relative"),
+    ("Please confirm receipt within one working day.", "2026-03-10", "relative"),
+    ("Please reply within 25 working days.", "2026-04-15", "relative"),
+    # Calendar periods count from the letter's date and are not moved off weekends or bank holidays.
+    (
+        "The landlord is ordered to apologise within four weeks of the date of this determination.",
+        "2026-04-06",
+        "relative",
+    ),
+    ("The landlord must pay the compensation within 4 weeks.", "2026-04-06", "relative"),
+    ("The council should apologise within one month of the final decision.", "2026-04-09", "relative"),
+    (
+        "The council should review its procedures within three months of the final decision.",
+        "2026-06-09",
+        "relative",
+    ),
+    ("Pay the resident £250 within 28 days.", "2026-04-06", "relative"),
+    ("Please reply within 14 calendar days of this letter.", "2026-03-23", "relative"),
+    ("Please reply within a fortnight.", "2026-03-23", "relative"),
+    ("The landlord should provide a repair schedule within six weeks.", "2026-04-20", "relative"),
+    ("You can ask for a review within a month.", "2026-04-09", "relative"),
+    ("The council must consider the report within 3 months.", "2026-06-09", "relative"),
+    (
+        "The landlord must do this no later than four weeks from the date of this determination.",
+        "2026-04-06",
+        "relative",
+    ),
+    ("The council should complete the works within 12 months.", "2027-03-09", "relative"),
+    # Explicit dates after a deadline cue, in every format the Ombudsmen use.
+    ("The landlord is ordered to pay the resident £650 no later than 14 May 2026.", "2026-05-14", "explicit"),
+    ("Please send your comments by 14th April 2026.", "2026-04-14", "explicit"),
+    ("Please respond by Friday 27 March 2026.", "2026-03-27", "explicit"),
+    ("Please respond by 14 Apr 2026.", "2026-04-14", "explicit"),
+    ("Please respond by April 14, 2026.", "2026-04-14", "explicit"),
+    ("Please respond by 14/04/2026.", "2026-04-14", "explicit"),
+    ("Please respond by 14/4/26.", "2026-04-14", "explicit"),
+    ("Please respond by 14.04.2026.", "2026-04-14", "explicit"),
+    ("Please respond by 14-04-2026.", "2026-04-14", "explicit"),
+    ("Please respond by 2026-04-14.", "2026-04-14", "explicit"),
+    ("Please let us have your comments by Friday 20 March.", "2026-03-20", "explicit"),
+    ("Please reply by 5 March.", "2027-03-05", "explicit"),  # no year and already past: next year's
+    ("Provide evidence of compliance not later than 1 May 2026.", "2026-05-01", "explicit"),
+    ("The council must respond on or before 30 April 2026.", "2026-04-30", "explicit"),
+    ("Please reply by close of business on Friday 17 April 2026.", "2026-04-17", "explicit"),
+    ("Please reply by 5pm on 17 April 2026.", "2026-04-17", "explicit"),
+    ("Please reply by 12 noon on 2 April 2026.", "2026-04-02", "explicit"),
+    ("Please reply by 17:00 on Thursday 2 April 2026.", "2026-04-02", "explicit"),
+    ("The deadline for your comments is 24 April 2026.", "2026-04-24", "explicit"),
+    ("There is a deadline of 24 April 2026 for this.", "2026-04-24", "explicit"),
+    ("Deadline: 24/04/2026", "2026-04-24", "explicit"),
+    ("Your response is due on 24 April 2026.", "2026-04-24", "explicit"),
+    ("The information is due by 24 April 2026.", "2026-04-24", "explicit"),
+    ("Your evidence must be received by 24 April 2026.", "2026-04-24", "explicit"),
+    ("Please respond before 10 April 2026.", "2026-04-10", "explicit"),
+    ("Please send it by the 14th of March 2026.", "2026-03-14", "explicit"),  # a Saturday, kept as written
+    ("PLEASE RESPOND NO LATER THAN 14 MAY 2026.", "2026-05-14", "explicit"),
+    # The Ombudsman acting, but only if the council misses the date: still the council's deadline.
+    ("We will need the information within 20 working days.", "2026-04-08", "relative"),
+    ("If we do not receive the evidence by 27 April 2026, we will issue a CHFO.", "2026-04-27", "explicit"),
+    (
+        "We will write to you again if we do not hear from you within 10 working days.",
+        "2026-03-23",
+        "relative",
+    ),
+    ("We will consider any comments we receive by 3 April 2026.", "2026-04-03", "explicit"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "due", "source"), PHRASES_WITH_A_DEADLINE)
+def test_phrase_sets_one_deadline(phrase: str, due: str, source: str) -> None:
+    assert [(found.due, found.source) for found in deadlines(phrase)] == [(d(due), source)]
+
+
+NOT_DEADLINES = [
+    "On 12 January the resident reported a leak to the landlord.",
+    "Thank you for your letter of 3 February 2026.",
+    "We have considered the council's response dated 4 March.",
+    "This relates to the complaint made on 1/2/2026.",
+    "The resident has lived at the property since 2019.",
+    "Before 2024 the council used a different repairs contractor.",
+    "Before 10 April 2026 the council had not inspected the property.",
+    "We received your response on 2 March 2026.",
+    "We wrote to you on 16 February 2026 about this complaint.",
+    "If you have any questions please call us on 0300 061 0614.",
+    "Please call 0300 111 3000 by 5pm.",
+    "The council offered £1,250.00 in compensation.",
+    "Our reference: 25 004 217. Housing Ombudsman reference 202512345.",
+    "Please quote 24-012-345 by return.",
+    "9 March 2026",
+    "Date: 9 March 2026",
+    "The council took 45 working days to respond to the stage 2 complaint.",
+    "The landlord said it would finish the works by 2025.",
+    "Please respond by 31/02/2026.",  # no such day
+    "We asked you to provide the information by 2 March 2026.",  # before this letter: an old deadline
+    "The repair was completed at 14:30 on 3 March 2026.",
+    "The repairs were delayed by 14 weeks.",
+    "A payment of £14.03.2026 is not a date.",
+    # The Ombudsman's own timescales are not the council's deadlines.
+    "We will normally update Mrs Brannigan within 10 working days of receiving your response.",
+    "We aim to respond to correspondence within 10 working days.",
+    "I aim to make a decision within 12 weeks but will keep you updated.",
+    "We expect to issue our draft decision by 3 April 2026.",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", NOT_DEADLINES)
+def test_dates_that_are_not_deadlines_are_ignored(text: str) -> None:
+    assert deadlines(text) == []
+
+
+@pytest.mark.parametrize(
+    ("phrase", "evidence"),
+    [
+        ("The landlord must pay £650 no later than 14 May 2026.", "no later than 14 May 2026"),
+        ("Please reply within 20 working days.", "within 20 working days"),
+        ("Please reply within ten (10) working days.", "within ten (10) working days"),
+        ("You have 30 working days to reply.", "30 working days"),
+        ("Please reply by close of business on Friday 14 March.", "by close of business on Friday 14 March"),
+        ("Apologise within four weeks\nof the date of this determination.", "within four weeks"),
+        ("Please respond no later\nthan 14 May 2026.", "no later than 14 May 2026"),
+        ("Pay by 14 Mar. 2026.", "by 14 Mar. 2026"),
+        ("The information is due by 24 April 2026.", "due by 24 April 2026"),
+        ("Your comments are due on Friday 24 April 2026.", "due on Friday 24 April 2026"),
+        ("Please respond before 10 April 2026.", "before 10 April 2026"),
+    ],
+)
+def test_evidence_is_the_phrase_matched(phrase: str, evidence: str) -> None:
+    [found] = deadlines(phrase)
+    assert found.evidence == evidence
+
+
+# ---------------------------------------------------------------------------
+# Receipt time, bank holidays and month ends
+
+
+@pytest.mark.parametrize(
+    ("received_utc", "due"),
+    [
+        # Friday 27 March: 16:30 UTC is 16:30 GMT, before the cut-off, so day 0 is that Friday;
+        # five working days later skips Good Friday and Easter Monday.
+        ("2026-03-27T16:30:00", "2026-04-07"),
+        # Monday 30 March, after the clocks went forward: 16:30 UTC is 17:30 BST, after the
+        # 17:00 cut-off, so day 0 is Tuesday 31 March.
+        ("2026-03-30T16:30:00", "2026-04-09"),
+        # 15:59 UTC is 16:59 BST, still before the cut-off: day 0 is Monday 30 March.
+        ("2026-03-30T15:59:00", "2026-04-08"),
+    ],
+)
+def test_working_days_count_from_the_london_receipt_day(received_utc: str, due: str) -> None:
+    received = datetime.fromisoformat(received_utc).replace(tzinfo=UTC)
+    [found] = deadlines("Please respond within 5 working days.", received=received)
+    assert found.due == d(due)
+
+
+def test_working_days_skip_christmas_and_the_substitute_boxing_day() -> None:
+    received = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # Monday before Christmas
+    text = "Please acknowledge within 5 working days. Please send the file within 10 working days."
+    found = deadlines(text, letter_date=date(2026, 12, 21), received=received)
+    # 25 December is a Friday and Boxing Day a Saturday, so Monday 28 December is the substitute day.
+    assert [item.due for item in found] == [date(2026, 12, 30), date(2027, 1, 7)]
+
+
+def test_a_message_received_after_the_cut_off_on_christmas_eve_counts_from_the_29th() -> None:
+    received = datetime(2026, 12, 24, 17, 30, tzinfo=UTC)
+    [found] = deadlines(
+        "Please reply within 5 working days.", letter_date=date(2026, 12, 24), received=received
+    )
+    assert found.due == date(2027, 1, 6)  # 29, 30, 31 December, then 4, 5, 6 January
+
+
+def test_council_closure_days_are_skipped() -> None:
+    shutdown = WorkingCalendar.build([date(2026, 12, 29), date(2026, 12, 30), date(2026, 12, 31)])
+    received = datetime(2026, 12, 23, 9, 0, tzinfo=UTC)
+    [found] = deadlines(
+        "Please reply within 2 working days.",
+        letter_date=date(2026, 12, 23),
+        received=received,
+        calendar=shutdown,
+    )
+    assert found.due == date(2027, 1, 4)
+
+
+@pytest.mark.parametrize(
+    ("letter_date", "phrase", "due"),
+    [
+        ("2026-01-31", "within one month", "2026-02-28"),
+        ("2028-01-31", "within one month", "2028-02-29"),
+        ("2026-01-31", "within 3 months", "2026-04-30"),
+        ("2026-03-31", "within one month", "2026-04-30"),
+        ("2026-08-31", "within six months", "2027-02-28"),
+        ("2026-01-15", "within one month", "2026-02-15"),
+    ],
+)
+def test_months_keep_the_day_of_the_month_clamped_to_the_month_end(
+    letter_date: str, phrase: str, due: str
+) -> None:
+    [found] = deadlines(
+        f"The council should apologise {phrase} of the final decision.", letter_date=d(letter_date)
+    )
+    assert found.due == d(due)
+
+
+def test_calendar_periods_count_from_the_letter_and_working_days_from_receipt() -> None:
+    text = "Please apologise within four weeks. Please send the records within 20 working days."
+    found = deadlines(text, letter_date=date(2026, 3, 5))  # dated Thursday, received Monday 9 March
+    assert [(item.due, item.evidence) for item in found] == [
+        (date(2026, 4, 2), "within four weeks"),
+        (date(2026, 4, 8), "within 20 working days"),
+    ]
+
+
+def test_a_chaser_gives_its_own_deadline_not_the_one_it_recalls() -> None:
+    text = (
+        "We wrote to you on 16 February 2026 asking for information by 2 March 2026. We have\n"
+        "not yet received a response. Please provide the information within 5 working days,\n"
+        "or we will consider issuing a Complaint Handling Failure Order."
+    )
+    assert [(item.due, item.evidence) for item in deadlines(text)] == [
+        (date(2026, 3, 16), "within 5 working days")
+    ]
+
+
+def test_a_year_less_date_is_the_first_one_on_or_after_the_letter() -> None:
+    assert [f.due for f in deadlines("Please reply by 9 March.")] == [date(2026, 3, 9)]
+    assert [f.due for f in deadlines("Please reply by 29 February.")] == [date(2028, 2, 29)]
+
+
+# ---------------------------------------------------------------------------
+# Orders, recommendations and sentences
+
+HOS_DETERMINATION = """\
+Dear Ms Smith,
+
+Orders
+
+1. The landlord is ordered to apologise to the resident in writing within four weeks of the
+date of this determination.
+
+2. The landlord is ordered to pay the resident £650 compensation no later than 14 May 2026,
+made up of:
+   a) £400 for the distress and inconvenience caused;
+   b) £250 for its complaint handling failures.
+
+3. The landlord is ordered to inspect the property and provide the resident and the
+Ombudsman with a schedule of works within 20 working days.
+
+The landlord should reply to this Service to provide evidence of compliance with these orders.
+
+Yours sincerely
+Housing Ombudsman Service
+"""
+
+
+def test_each_order_of_a_determination_gets_its_own_deadline() -> None:
+    found = deadlines(HOS_DETERMINATION)
+    assert [(item.due, item.source, item.evidence) for item in found] == [
+        (date(2026, 4, 6), "relative", "within four weeks"),
+        (date(2026, 4, 8), "relative", "within 20 working days"),
+        (date(2026, 5, 14), "explicit", "no later than 14 May 2026"),
+    ]
+    assert found[0].text == (
+        "1. The landlord is ordered to apologise to the resident in writing within four weeks "
+        "of the date of this determination."
+    )
+    assert found[1].text.startswith("3. The landlord is ordered to inspect the property")
+    assert found[1].text.endswith("schedule of works within 20 working days.")
+    # The order stops where its list of parts begins.
+    assert found[2].text == (
+        "2. The landlord is ordered to pay the resident £650 compensation no later than 14 May 2026, "
+        "made up of:"
+    )
+
+
+LGSCO_RECOMMENDATIONS = """\
+Agreed action
+
+To remedy the injustice caused, the Council has agreed to:
+a) apologise to Mrs X and pay her £300 for the distress caused within one month of the final decision;
+b) review its procedures for assessing care needs within three months of the final decision; and
+(c) provide us with evidence it has complied by 30 June 2026.
+"""
+
+
+def test_each_recommendation_of_a_decision_gets_its_own_deadline() -> None:
+    found = deadlines(LGSCO_RECOMMENDATIONS)
+    assert [(item.due, item.text[:2]) for item in found] == [
+        (date(2026, 4, 9), "a)"),
+        (date(2026, 6, 9), "b)"),
+        (date(2026, 6, 30), "(c"),
+    ]
+
+
+def test_order_labels_and_bullets_are_items() -> None:
+    text = (
+        "Order 1: The landlord must apologise within 4 weeks.\n"
+        "Order 2: The landlord must pay £100 within 4 weeks.\n"
+        "• Please send us evidence by 30 April 2026.\n"
+        "(i) Review the repairs policy within 3 months.\n"
+    )
+    found = deadlines(text)
+    assert [item.text for item in found] == [
+        "Order 1: The landlord must apologise within 4 weeks.",
+        "Order 2: The landlord must pay £100 within 4 weeks.",
+        "• Please send us evidence by 30 April 2026.",
+        "(i) Review the repairs policy within 3 months.",
+    ]
+
+
+def test_a_paragraph_straight_after_a_bulleted_list_is_not_part_of_the_last_bullet() -> None:
+    text = (
+        "Final decision: the Council should, within one month of the date of my final decision:\n"
+        "- apologise to Mr Y;\n"
+        "- pay him £500 for the distress caused.\n"
+        "Within three months of my final decision the Council should review its\n"
+        "procedures and send us evidence of this.\n"
+    )
+    assert [(item.due, item.text) for item in deadlines(text)] == [
+        (
+            date(2026, 4, 9),
+            "Final decision: the Council should, within one month of the date of my final decision:",
+        ),
+        (
+            date(2026, 6, 9),
+            "Within three months of my final decision the Council should review its procedures "
+            "and send us evidence of this.",
+        ),
+    ]
+
+
+def test_in_prose_the_sentence_is_the_unit() -> None:
+    text = (
+        "We have decided to investigate Mr. Smith's complaint. Please send us the case file "
+        "within 20 working days. Please also tell us, by 20 March 2026, who will be our contact."
+    )
+    found = deadlines(text)
+    assert [(item.due, item.text) for item in found] == [
+        (date(2026, 3, 20), "Please also tell us, by 20 March 2026, who will be our contact."),
+        (date(2026, 4, 8), "Please send us the case file within 20 working days."),
+    ]
+
+
+def test_the_same_period_twice_for_the_same_request_is_one_deadline() -> None:
+    text = "Please provide the records within 20 working days, and in any case within 20 working days."
+    assert len(deadlines(text)) == 1
+
+
+def test_the_same_period_for_two_requests_is_two_deadlines() -> None:
+    text = "Please send the file within 20 working days. Please send the photos within 20 working days."
+    found = deadlines(text)
+    assert [item.text for item in found] == [
+        "Please send the file within 20 working days.",
+        "Please send the photos within 20 working days.",
+    ]
+
+
+def test_an_explicit_date_and_a_period_on_the_same_day_give_one_explicit_deadline() -> None:
+    [found] = deadlines("Please reply within 20 working days, that is by 8 April 2026.")
+    assert (found.due, found.source, found.evidence) == (date(2026, 4, 8), "explicit", "by 8 April 2026")
+
+
+def test_an_explicit_date_and_a_different_period_are_both_kept() -> None:
+    found = deadlines("Please reply within 10 working days and no later than 14 May 2026.")
+    assert [(item.due, item.source) for item in found] == [
+        (date(2026, 3, 23), "relative"),
+        (date(2026, 5, 14), "explicit"),
+    ]
+
+
+def test_sorted_by_due_date_then_position() -> None:
+    text = "Please pay by 14 May 2026. Please apologise by 1 April 2026. Please visit by 1 April 2026."
+    found = deadlines(text)
+    assert [(item.due, item.text) for item in found] == [
+        (date(2026, 4, 1), "Please apologise by 1 April 2026."),
+        (date(2026, 4, 1), "Please visit by 1 April 2026."),
+        (date(2026, 5, 14), "Please pay by 14 May 2026."),
+    ]
+
+
+def test_text_is_cut_to_the_limit() -> None:
+    long_sentence = (
+        "Please provide " + "the records of every repair and inspection, " * 20 + "within 20 working days."
+    )
+    [found] = deadlines(long_sentence)
+    assert len(found.text) <= MAX_TEXT_CHARS
+    assert found.text.startswith("Please provide the records")
+
+
+def test_a_long_numbered_paragraph_gives_the_sentence_with_the_deadline() -> None:
+    paragraph = (
+        "4. "
+        + "The landlord failed to respond to the resident's reports of damp and mould. " * 6
+        + "The landlord "
+        "must now inspect the property within 20 working days."
+    )
+    [found] = deadlines(paragraph)
+    assert found.text == "4. … The landlord must now inspect the property within 20 working days."
+
+
+def test_positions_survive_characters_that_lower_case_to_two() -> None:
+    [found] = deadlines("İİİ İstanbul office: please respond by 14 May 2026.")
+    assert found.evidence == "by 14 May 2026"
+
+
+def test_a_naive_receipt_time_is_a_caller_bug() -> None:
+    with pytest.raises(CalendarError):
+        deadlines("within 20 working days", received=datetime(2026, 3, 9, 10, 0))  # noqa: DTZ001
+
+
+# ---------------------------------------------------------------------------
+# Robustness: any text, any size
+
+FRAGMENTS = [
+    "by ",
+    "no later than ",
+    "before ",
+    "on or before ",
+    "deadline: ",
+    "due on ",
+    "within ",
+    "in ",
+    "please ",
+    "the next ",
+    "ten (10) ",
+    "twenty-one ",
+    "20 ",
+    "0 ",
+    "999 ",
+    "31 ",
+    "29 ",
+    "February ",
+    "Mar. ",
+    "Friday ",
+    "5pm on ",
+    "working days",
+    "business day ",
+    "weeks ",
+    "a month ",
+    "calendar days ",
+    "14/03/2025",
+    "31/02/2026",
+    "2026-02-30",
+    "9999-12-31",
+    "14.3.25",
+    "0300 061 0614",
+    "£1,250.00",
+    "25 004 217",
+    "202512345",
+    ". ",
+    ".\n",
+    "\n\n",
+    "\n1. ",
+    "\n(a) ",
+    "\n• ",
+    "Order 2: ",
+    "İ",
+    "\u00a0",
+    "\u2028",
+]
+
+
+def check_invariants(text: str, found: list[Deadline], letter_date: date = LETTER) -> None:
+    flat = " ".join(text.split())
+    for item in found:
+        assert isinstance(item.due, date)
+        assert not isinstance(item.due, datetime)
+        assert date.fromordinal(item.due.toordinal()) == item.due
+        assert item.source in ("explicit", "relative")
+        assert len(item.text) <= MAX_TEXT_CHARS
+        assert item.evidence
+        assert item.evidence in flat
+    assert [item.due for item in found] == sorted(item.due for item in found)
+    assert all(item.due >= letter_date for item in found if item.source == "explicit")
+    assert len({(item.due, item.text) for item in found}) == len(found)
+
+
+@settings(max_examples=300)
+@given(
+    text=st.text(),
+    letter_date=st.dates(),
+    received=st.datetimes(
+        min_value=datetime(1900, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+        max_value=datetime(9999, 12, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+)
+def test_any_text_never_raises(text: str, letter_date: date, received: datetime) -> None:
+    found = find_deadlines(text, letter_date=letter_date, received=received, calendar=CAL)
+    check_invariants(text, found, letter_date)
+
+
+@settings(max_examples=300)
+@given(
+    text=st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=30).map("".join),
+    letter_date=st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)),
+)
+def test_deadline_like_text_never_raises(text: str, letter_date: date) -> None:
+    found = find_deadlines(text, letter_date=letter_date, received=RECEIVED, calendar=CAL)
+    check_invariants(text, found, letter_date)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "by " * 7_000,
+        "1" * 20_000,
+        "1 " * 10_000,
+        "within " * 3_000,
+        "by 14/03/2025 " * 1_500,
+        "1.2.3.4.5." * 2_000,
+        "within twenty twenty-one (twenty ( " * 600,
+        "1 working days " * 1_300,
+        "deadline for a a a a a a " * 800,
+        "(" * 20_000,
+        " " * 20_000,
+        "\n" * 20_000,
+        "1. a\n" * 4_000,
+        "A. " * 7_000,
+        "by 14 March by May by Friday by 5pm on " * 500,
+    ],
+    ids=lambda text: repr(text[:16]),
+)
+def test_large_hostile_text_is_handled(text: str) -> None:
+    # Not timed, so it cannot flake on a busy machine; a pattern that backtracked
+    # catastrophically would hang here instead of finishing in milliseconds.
+    check_invariants(text, deadlines(text))
+
+
+def test_a_twenty_kilobyte_letter() -> None:
+    filler = (
+        "The resident complained to the landlord about damp and mould in the property on 12 January 2025, "
+        "and the landlord did not respond within its published timescales. Please call 0300 111 3000. "
+    )
+    text = filler * 60 + HOS_DETERMINATION + filler * 60
+    assert len(text) > 20_000
+    assert [item.due for item in deadlines(text)] == [date(2026, 4, 6), date(2026, 4, 8), date(2026, 5, 14)]

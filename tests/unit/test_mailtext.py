@@ -1,0 +1,147 @@
+"""Reading the newest part of a message: quotes, forwards, signatures, HTML, charsets."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inboxbot.domain.mailtext import html_to_text, parse, split_body, split_subject
+
+
+def test_reply_quotes_are_not_the_newest_part() -> None:
+    body = (
+        "We have still not received the information.\n\n"
+        "On Mon, 2 Mar 2026 at 09:15, Intake Team <intake@lgo.org.uk> wrote:\n"
+        "> We have received a complaint from Mrs Patel.\n"
+    )
+    newest, forwarded, quoted, _ = split_body(body, is_forward=False)
+    assert newest == "We have still not received the information."
+    assert forwarded == []
+    assert "received a complaint" in quoted
+
+
+def test_outlook_reply_header_block_starts_the_history() -> None:
+    body = (
+        "Thank you, we are satisfied and have closed the complaint.\n\n"
+        "________________________________\n"
+        "From: Ombudsman Team <ombudsman@northmere.gov.uk>\n"
+        "Sent: 02 March 2026 10:00\n"
+        "To: Jane Ashworth <j.ashworth@lgo.org.uk>\n"
+        "Subject: RE: Final decision 25 004 217\n\n"
+        "Please find attached our evidence of compliance.\n"
+    )
+    newest, forwarded, quoted, _ = split_body(body, is_forward=False)
+    assert newest.startswith("Thank you")
+    assert "evidence of compliance" in quoted
+    assert forwarded == []
+
+
+def test_a_forward_keeps_the_forwarded_message_as_content() -> None:
+    body = (
+        "FYI - see below.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Intake Team <intake@lgo.org.uk>\n"
+        "Date: Mon, 2 Mar 2026 at 09:15\n"
+        "Subject: New complaint 25 004 217\n"
+        "To: <someone@northmere.gov.uk>\n\n"
+        "We have received a complaint from Mrs Patel.\n\n"
+        "Kind regards\nIntake Team\n"
+    )
+    newest, forwarded, _, _ = split_body(body, is_forward=True)
+    assert newest == "FYI - see below."
+    assert len(forwarded) == 1
+    assert forwarded[0].sender == "Intake Team <intake@lgo.org.uk>"
+    assert forwarded[0].text == "We have received a complaint from Mrs Patel."
+
+
+def test_signature_and_disclaimer_are_cut() -> None:
+    body = (
+        "Please provide the file by 14 April 2026.\n\nKind regards\nJane\nTel 0300 061 0614\n\n"
+        "This email and any files transmitted with it are confidential and intended solely for the addressee."
+    )
+    newest, _, _, signature = split_body(body, is_forward=False)
+    assert newest == "Please provide the file by 14 April 2026."
+    assert "0300 061 0614" in signature
+
+
+def test_html_only_body_is_read() -> None:
+    text = html_to_text(
+        "<html><head><style>p{color:red}</style></head><body><p>We have received a complaint&nbsp;from "
+        "Mr O&#8217;Connor.</p><table><tr><td>Ref</td><td>25 004 217</td></tr></table></body></html>"
+    )
+    assert "We have received a complaint from Mr O\u2019Connor." in text
+    assert "Ref 25 004 217" in text
+    assert "color" not in text
+
+
+def test_subject_prefixes() -> None:
+    assert split_subject("RE: FW: Final decision") == ("re", "Final decision")
+    assert split_subject("Fwd: New complaint") == ("fw", "New complaint")
+    assert split_subject("Final decision") == ("", "Final decision")
+
+
+def test_windows_1252_declared_as_latin_1_keeps_its_quotes() -> None:
+    message = EmailMessage()
+    message["Subject"] = "Council\u2019s response"
+    message["From"] = "a@lgo.org.uk"
+    message.set_content("The council\u2019s payment of \u00a3300 is due.".encode("cp1252"), "text", "plain")
+    message.replace_header("Content-Type", 'text/plain; charset="iso-8859-1"')
+    parsed = parse(message.as_bytes())
+    assert "council\u2019s payment of \u00a3300" in parsed.newest
+
+
+def test_attached_message_is_a_forwarded_part() -> None:
+    inner = EmailMessage()
+    inner["From"] = "Casework <casework@housing-ombudsman.org.uk>"
+    inner["Subject"] = "Determination 202512345"
+    inner.set_content("The landlord must pay £600 within four weeks.")
+    outer = EmailMessage()
+    outer["From"] = "Officer <officer@northmere.gov.uk>"
+    outer["Subject"] = "FW: Determination 202512345"
+    outer.set_content("Forwarding the determination.")
+    outer.add_attachment(inner)
+    parsed = parse(outer.as_bytes())
+    assert parsed.forwarded[0].subject == "Determination 202512345"
+    assert "within four weeks" in parsed.body
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_without_raising(raw: bytes) -> None:
+    parsed = parse(raw)
+    assert isinstance(parsed.body, str)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"Content-Type: multipart/mixed; boundary=x\r\n",
+                b"Content-Type: text/html; charset=unknown-8bit\r\n",
+                b"Content-Transfer-Encoding: base64\r\n",
+                b"Content-Transfer-Encoding: quoted-printable\r\n",
+                b"Content-Type: message/rfc822\r\n",
+                b"Subject: =?utf-8?b?broken?=\r\n",
+                b'From: "unbalanced <a@b\r\n',
+                b"Date: 32 Foo 2026 99:99\r\n",
+                b"\r\n",
+                b"--x\r\n",
+                b"--x--\r\n",
+                b"=E2=80=99 abc=\r\n",
+                b"PGh0bWw+\r\n",
+                b"%PDF-1.4 garbage\r\n",
+                b"<html><body><p>text</p>\r\n",
+            ]
+        ),
+        max_size=30,
+    )
+)
+def test_malformed_mime_parses_without_raising(lines: list[bytes]) -> None:
+    parsed = parse(b"".join(lines))
+    assert isinstance(parsed.subject, str)
+    assert email.message_from_bytes(b"".join(lines), policy=email.policy.default) is not None

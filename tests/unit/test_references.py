@@ -1,0 +1,86 @@
+"""Case references and their traps."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inboxbot.domain.kinds import Ombudsman
+from inboxbot.domain.references import (
+    canonical_lgsco,
+    choose_reference,
+    council_reference_pattern,
+    find_council_reference,
+    find_references,
+)
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("24 012 345", "24 012 345"),
+        ("24012345", "24 012 345"),
+        ("24-012-345", "24 012 345"),
+        ("24 012 345a", "24 012 345"),
+    ],
+)
+def test_lgsco_forms_are_made_canonical(written: str, canonical: str) -> None:
+    assert canonical_lgsco(written) == canonical
+    [found] = find_references(f"Our reference: {written}.", "body")
+    assert (found.ombudsman, found.ref) == (Ombudsman.LGSCO, canonical)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call us on 0300 061 0614 between 8.30 and 5.",
+        "Helpline 0300 111 3000.",
+        "Council tax account 50012345 is in arrears.",
+        "The amount was £12,345,678.",
+        "Mixed separators 24 012-345 are not a reference.",
+        "Part of a longer number 1240123456.",
+        "A date 20/03/2026 and a time 09:15.",
+    ],
+)
+def test_traps_are_not_references(text: str) -> None:
+    assert find_references(text, "body") == []
+
+
+def test_hos_reference() -> None:
+    [found] = find_references("Case reference: 202512345", "subject")
+    assert (found.ombudsman, found.ref) == (Ombudsman.HOS, "202512345")
+
+
+def test_background_reference_loses_to_the_real_one() -> None:
+    text = "This complaint is separate from our earlier case 22 001 998. Our reference is 25 004 217."
+    chosen, _ = choose_reference(find_references(text, "body"))
+    assert chosen is not None
+    assert chosen.ref == "25 004 217"
+
+
+def test_subject_wins_over_the_body() -> None:
+    refs = find_references("Complaint 25 004 217", "subject") + find_references("see also 25 004 300", "body")
+    chosen, why = choose_reference(refs)
+    assert chosen is not None
+    assert chosen.ref == "25 004 217"
+    assert "subject" in why
+
+
+def test_the_senders_ombudsman_is_preferred() -> None:
+    refs = find_references("LGSCO 25 004 217 and HOS 202512345", "body")
+    chosen, _ = choose_reference(refs, Ombudsman.HOS)
+    assert chosen is not None
+    assert chosen.ref == "202512345"
+
+
+def test_council_reference() -> None:
+    pattern = council_reference_pattern(r"CAS-\d{6,7}")
+    assert find_council_reference(pattern, ["nothing", "Your ref cas-1187342."]) == "CAS-1187342"
+    assert find_council_reference(pattern, ["XCAS-123456", "CAS-12345678"]) is None
+
+
+@given(st.text(max_size=300))
+def test_never_raises(text: str) -> None:
+    for ref in find_references(text, "body"):
+        assert ref.ref.replace(" ", "").isdigit()
