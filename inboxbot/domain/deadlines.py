@@ -217,6 +217,7 @@ _ITEM_START = re.compile(
 )
 
 _NUMBERED = re.compile(r"[0-9]|order|recommendation|action", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"[ \t]*[0-9]{1,2}[ \t]+[A-Z]")
 
 # A sentence ends at . ! or ? followed by space and something that can start a sentence.
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9£•])")
@@ -262,15 +263,16 @@ def find_deadlines(
     chosen: dict[tuple[date, int], _Candidate] = {}
     for candidate in candidates:
         unit = units.index_of(candidate.start)
+        key = (candidate.due, unit)
+        held = chosen.get(key)
+        if held is not None and not _better(candidate, held):
+            continue  # checked only when it would count: a letter can repeat a phrase hundreds of times
         lookback = max(units.start_of(unit), candidate.start - _REQUEST_LOOKBACK)
         if candidate.needs_request and not _REQUEST.search(lowered, lookback, candidate.start):
             continue
         if _OWN_TIMESCALE.search(lowered, lookback, candidate.start):
             continue
-        key = (candidate.due, unit)
-        held = chosen.get(key)
-        if held is None or _better(candidate, held):
-            chosen[key] = candidate
+        chosen[key] = candidate
     deadlines: dict[tuple[date, str], tuple[int, Deadline]] = {}
     for (due, unit), candidate in sorted(chosen.items(), key=lambda item: item[1].start):
         summary = units.summary(unit, candidate.start)
@@ -526,9 +528,14 @@ def _blocks(text: str) -> list[tuple[int, int, bool]]:
     sentence is followed by a new one at the bullet's margin: bullets are short,
     and the paragraph after a list often follows it without a blank line, while
     numbered paragraphs of a decision run to several sentences.
+
+    A blank line does not end a block whose last line stops mid-sentence when the
+    next line goes on in lower case: mail converted from HTML often puts a blank
+    line after every wrapped line.
     """
     blocks: list[tuple[int, int, bool]] = []
     start: int | None = None
+    gap: int | None = None  # where the blank lines after the current block began
     is_item = is_bullet = False
     margin = 0
     previous = ""
@@ -538,26 +545,34 @@ def _blocks(text: str) -> list[tuple[int, int, bool]]:
         position += len(line)
         stripped = line.strip()
         if not stripped:
-            if start is not None:
-                blocks.append((start, line_start, is_item))
-                start = None
+            if start is not None and gap is None:
+                gap = line_start
             continue
         indent = len(line) - len(line.lstrip(" \t"))
         marker = _ITEM_START.match(line)
-        if start is not None and (
-            marker is not None
-            or previous.endswith(":")
-            or (not is_item and len(previous) < _HEADING_MAX_CHARS)
-            or (is_bullet and previous[-1] in ".;!?" and indent <= margin and stripped[0].isupper())
-        ):
-            blocks.append((start, line_start, is_item))
-            start = None
+        if start is not None:
+            if gap is not None:
+                if marker is not None or not stripped[0].islower() or previous[-1] in ".!?:;":
+                    blocks.append((start, gap, is_item))
+                    start = None
+            elif (
+                marker is not None
+                or previous.endswith(":")
+                or (not is_item and len(previous) < _HEADING_MAX_CHARS)
+                or (is_bullet and previous[-1] in ".;!?" and indent <= margin and stripped[0].isupper())
+            ):
+                blocks.append((start, line_start, is_item))
+                start = None
+        gap = None
         if start is None:
-            start, is_item, margin = line_start, marker is not None, indent
+            start, margin = line_start, indent
+            # "1 The landlord must ..." with no dot is a numbered row (often a table turned
+            # into text) only where a block starts anyway, so a wrapped "by\n14 May" never splits.
+            is_item = marker is not None or _BARE_NUMBER.match(line) is not None
             is_bullet = marker is not None and not _NUMBERED.match(marker.group(0).lstrip(" \t("))
         previous = stripped
     if start is not None:
-        blocks.append((start, len(text), is_item))
+        blocks.append((start, len(text) if gap is None else gap, is_item))
     return blocks
 
 

@@ -70,8 +70,8 @@ def read_envelope(raw: bytes) -> Envelope:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception:
         return Envelope(None, None, None, None)
-    subject = _decoded(_raw_header(message, "Subject"))
-    sender = _decoded(_raw_header(message, "From"))
+    subject = decode_words(_raw_header(message, "Subject"))
+    sender = decode_words(_raw_header(message, "From"))
     message_id = _header(message, "Message-ID")
     return Envelope(message_id=message_id, subject=subject, sender=sender, received_at=received_time(message))
 
@@ -84,7 +84,7 @@ def _raw_header(message: Message, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _decoded(value: str | None) -> str | None:
+def decode_words(value: str | None) -> str | None:
     """Decode RFC 2047 words, tolerating unknown charsets."""
     if value is None:
         return None

@@ -13,16 +13,15 @@ disclaimers are cut off the newest part: they are full of phone numbers,
 from __future__ import annotations
 
 import email
-import email.policy
 import html
 import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 
-from inboxbot.domain.envelope import received_time
+from inboxbot.domain.envelope import decode_words, received_time
 
 MAX_PDF_BYTES = 5_000_000
 MAX_PDF_PAGES = 6
@@ -48,7 +47,6 @@ class MailText:
     subject_prefix: str  # "re", "fw" or ""
     sender_address: str
     sender_name: str
-    recipients: tuple[str, ...]
     date: datetime | None
     received: datetime | None
     message_id: str | None
@@ -67,6 +65,18 @@ class MailText:
         """The newest part followed by any forwarded parts: what the message is about."""
         parts = [self.newest, *(f.text for f in self.forwarded)]
         return "\n\n".join(p for p in parts if p)
+
+    def unreadable_reason(self) -> str | None:
+        """Why this cannot be treated as an email at all, or None when it can."""
+        try:
+            names = {name.lower() for name in self.message.keys()}  # noqa: SIM118 - Message is not a dict
+        except Exception:
+            names = set()
+        if not names & {"from", "subject", "date", "message-id", "to"}:
+            return "not an email message: none of From, To, Subject, Date or Message-ID"
+        if not self.sender_address and not self.subject and not self.body.strip():
+            return "not an email message: no sender, subject or text"
+        return None
 
     @property
     def sender_domain(self) -> str:
@@ -90,6 +100,30 @@ def header(message: Message, name: str) -> str:
     except Exception:
         return ""
     return " ".join(text.split())
+
+
+def decoded_header(message: Message, name: str) -> str:
+    """A header with RFC 2047 encoded words decoded, or "" when missing or unreadable."""
+    return decode_words(header(message, name)) or ""
+
+
+_SIMPLE_ADDRESS = re.compile(
+    r'^\s*(?:"?(?P<name>[^"<>]*?)"?\s*)?<(?P<angle>[^<>\s@]+@[^<>\s@]+)>\s*$|^\s*(?P<bare>[^<>\s@"]+@[^<>\s@"]+)\s*$'
+)
+
+
+def split_address(value: str) -> tuple[str, str]:
+    """(display name, address) of a From header.
+
+    The common shapes are read with one regular expression; anything unusual
+    goes to the email package's full parser, which is correct but slow.
+    """
+    match = _SIMPLE_ADDRESS.match(value)
+    if match:
+        if match.group("bare"):
+            return "", match.group("bare")
+        return (match.group("name") or "").strip(), match.group("angle")
+    return parseaddr(value)
 
 
 _PREFIX = re.compile(r"^\s*((?:re|aw|fw|fwd|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
@@ -337,7 +371,7 @@ def _filename(part: Message) -> str:
         name = part.get_filename()
     except Exception:
         name = None
-    return " ".join(str(name).split()) if name else ""
+    return " ".join((decode_words(str(name)) or "").split()) if name else ""
 
 
 @dataclass
@@ -370,9 +404,7 @@ def _walk(message: Message, found: _Walk) -> None:
         if content_type == "application/pdf" or name.lower().endswith(".pdf"):
             found.pdf.append(pdf_text(_part_bytes(message)))
         elif name.lower().endswith(".eml"):
-            found.attached_messages.append(
-                email.message_from_bytes(_part_bytes(message), policy=email.policy.default)
-            )
+            found.attached_messages.append(email.message_from_bytes(_part_bytes(message)))
         return
     if content_type == "text/plain":
         found.plain.append(_part_text(message))
@@ -383,7 +415,7 @@ def _walk(message: Message, found: _Walk) -> None:
 def _attached_part(inner: Message) -> ForwardedPart:
     text = read_text(inner)
     return ForwardedPart(
-        sender=header(inner, "From"),
+        sender=decoded_header(inner, "From"),
         subject=text.subject,
         date=text.date,
         text="\n\n".join(p for p in (text.newest, *(f.text for f in text.forwarded)) if p),
@@ -392,8 +424,8 @@ def _attached_part(inner: Message) -> ForwardedPart:
 
 def read_text(message: Message) -> MailText:
     """Everything the rules and extractors need from a parsed message."""
-    subject_kind, subject = split_subject(header(message, "Subject"))
-    name, address = parseaddr(header(message, "From"))
+    subject_kind, subject = split_subject(decoded_header(message, "Subject"))
+    name, address = split_address(decoded_header(message, "From"))
     found = _Walk()
     defects: list[str] = []
     try:
@@ -408,16 +440,12 @@ def read_text(message: Message) -> MailText:
             attached.append(_attached_part(inner))
         except Exception as exc:
             defects.append(f"attached message could not be read: {type(exc).__name__}")
-    recipients = tuple(
-        addr.lower() for _, addr in getaddresses([header(message, "To"), header(message, "Cc")]) if addr
-    )
     return MailText(
         message=message,
         subject=subject,
         subject_prefix=subject_kind,
         sender_address=address.lower(),
         sender_name=name,
-        recipients=recipients,
         date=_time(header(message, "Date")),
         received=received_time(message),
         message_id=header(message, "Message-ID") or None,
@@ -434,5 +462,10 @@ def read_text(message: Message) -> MailText:
 
 
 def parse(raw: bytes) -> MailText:
-    """Parse raw bytes (never raises for malformed mail)."""
-    return read_text(email.message_from_bytes(raw, policy=email.policy.default))
+    """Parse raw bytes (never raises for malformed mail).
+
+    The compat32 policy is used on purpose: it leaves headers as text, which is
+    several times cheaper than the modern header registry and is what the trust
+    checks want anyway (they must see headers exactly as they arrived).
+    """
+    return read_text(email.message_from_bytes(raw))

@@ -27,9 +27,11 @@ Pure: no I/O, no DNS, no clock. A malformed header gives a cautious answer, neve
 
 from __future__ import annotations
 
+import contextlib
 import email.header
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
@@ -249,23 +251,41 @@ def _council_from_domain(domain: str, council_domains: frozenset[str]) -> str | 
 _AR = "authentication-results"
 
 
-def _raw_values(message: Message, name: str) -> list[str]:
-    """Every value of header ``name`` (lower case), as the sender wrote it; [] when unreadable."""
+# Each check reads several headers; the table of one message's raw headers is made once
+# and forgotten with the message.
+_HEADER_TABLES: weakref.WeakKeyDictionary[Message, dict[str, list[str]] | None] = weakref.WeakKeyDictionary()
+
+
+def _header_table(message: Message) -> dict[str, list[str]] | None:
+    try:
+        return _HEADER_TABLES[message]
+    except (KeyError, TypeError):
+        pass
+    table: dict[str, list[str]] | None
     try:
         items = list(message.raw_items())
     except Exception:  # a broken message object must not take the decision down with it
-        items = None
-    if items is None:
+        table = None
+    else:
+        table = {}
+        for key, value in items:
+            if isinstance(key, str):
+                table.setdefault(key.strip().lower(), []).append(_recover(_as_text(value)))
+    with contextlib.suppress(TypeError):  # not weak-referenceable: just don't cache
+        _HEADER_TABLES[message] = table
+    return table
+
+
+def _raw_values(message: Message, name: str) -> list[str]:
+    """Every value of header ``name`` (lower case), as the sender wrote it; [] when unreadable."""
+    table = _header_table(message)
+    if table is None:
         try:
             values = message.get_all(name) or []
         except Exception:  # the policy parses lazily and can raise on malformed values
             return []
         return [_recover(_as_text(value)) for value in values]
-    found: list[str] = []
-    for key, value in items:
-        if isinstance(key, str) and key.strip().lower() == name:
-            found.append(_recover(_as_text(value)))
-    return found
+    return list(table.get(name, ()))
 
 
 def _as_text(value: object) -> str:

@@ -41,6 +41,10 @@ class Outcome:
 def classify_raw(raw: bytes, settings: ClassifySettings, received: datetime | None = None) -> Outcome:
     """Parse and classify raw bytes; any failure becomes an error, never an exception."""
     try:
-        return Outcome(classify(parse(raw), settings, received))
+        mail = parse(raw)
+        problem = mail.unreadable_reason()
+        if problem is not None:
+            return Outcome(None, problem)
+        return Outcome(classify(mail, settings, received))
     except Exception as exc:  # one bad message must never stop the others
         return Outcome(None, f"{type(exc).__name__}: {exc}")
