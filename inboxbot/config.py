@@ -18,7 +18,15 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from inboxbot.domain.calendar import WorkingCalendar
@@ -148,6 +156,41 @@ class ClassificationSettings(_Section):
         return [v.strip().lower() for v in value if v.strip()]
 
 
+class MailboxSettings(_Section):
+    """The shared mailbox: where mail comes from, how to log in, where to file it."""
+
+    source: str | None = Field(
+        default=None,
+        description="imaps://user@host/INBOX, imap://..., graph://mailbox@tenant/Inbox, "
+        "ews://user@host/Inbox, "
+        "maildir:PATH or dir:PATH.",
+    )
+    password: SecretStr | None = Field(default=None, description="IMAP or EWS password; use the environment.")
+    oauth2: bool = Field(
+        default=False, description="IMAP: log in with XOAUTH2 (Microsoft 365) instead of a password."
+    )
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = Field(
+        default=None, description="App registration secret; use the environment."
+    )
+    processed_folder: str | None = Field(
+        default=None, description="File processed mail here; unset leaves it."
+    )
+    triage_folder: str | None = Field(default=None, description="File mail a person must look at here.")
+    poll_seconds: int = Field(default=60, ge=5, le=3600)
+
+    @field_validator("source")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        schemes = ("imap://", "imaps://", "graph://", "ews://", "maildir:", "dir:")
+        if not value.startswith(schemes):
+            raise ValueError("must start with one of " + ", ".join(schemes))
+        return value
+
+
 class LoggingSettings(_Section):
     """Log level and format."""
 
@@ -173,6 +216,7 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = CalendarSettings()
     outgoing: OutgoingSettings = OutgoingSettings()
     classification: ClassificationSettings = ClassificationSettings()
+    mailbox: MailboxSettings = MailboxSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -18,11 +18,11 @@ from rich.logging import RichHandler
 
 from inboxbot import __version__
 from inboxbot.adapters.db.engine import DatabaseError
-from inboxbot.adapters.mail.files import SourceError
+from inboxbot.adapters.mail.files import SourceConfigError, SourceError
 from inboxbot.config import ConfigError
 from inboxbot.domain.calendar import CalendarError
 from inboxbot.domain.rules import RuleError
-from inboxbot.entrypoints import calendar_cmd, config_cmd, db_cmd, demo, explain_cmd
+from inboxbot.entrypoints import calendar_cmd, config_cmd, db_cmd, demo, explain_cmd, mail_cmd
 from inboxbot.entrypoints.context import CliState, UsageProblem
 
 app = typer.Typer(
@@ -39,6 +39,9 @@ app.add_typer(db_cmd.app, name="db")
 app.command("demo")(demo.demo)
 app.command("explain")(explain_cmd.explain)
 app.command("check-rules")(explain_cmd.check_rules)
+app.command("ingest")(mail_cmd.ingest_cmd)
+app.command("status")(mail_cmd.status_cmd)
+app.add_typer(mail_cmd.quarantine_app, name="quarantine")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_fail(exc.lines(), 2))
     except RuleError as exc:
         sys.exit(_fail([f"rule error: {line}" for line in str(exc).splitlines()], 2))
-    except (UsageProblem, CalendarError) as exc:
+    except (UsageProblem, CalendarError, SourceConfigError) as exc:
         sys.exit(_fail([f"error: {exc}"], 2))
     except (DatabaseError, SourceError) as exc:
         sys.exit(_fail([f"error: {exc}"], 1))

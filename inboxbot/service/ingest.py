@@ -18,11 +18,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inboxbot.adapters.db.models import StoredMessage
+from inboxbot.adapters.db.models import SourcePosition, StoredMessage
 from inboxbot.domain.envelope import read_envelope
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
-from inboxbot.service.ports import FetchedMessage, MailSource
+from inboxbot.service.ports import FetchedMessage, MailSource, ResumableSource
 from inboxbot.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,46 @@ def _already_stored(
     return any(_body_digest(raw) == digest for raw in candidates)
 
 
+def _save_position(session: Session, source: str, position: str | None, now: datetime) -> None:
+    row = session.get(SourcePosition, source)
+    if row is None:
+        row = SourcePosition(source=source)
+        session.add(row)
+    if position is not None:
+        row.position = position
+    row.last_contact_at = now
+    row.last_error = None
+
+
+def load_position(uow: UnitOfWork, source: str) -> str | None:
+    """Where the last ingest of ``source`` got to, or None for a first run."""
+    with uow:
+        row = uow.session.get(SourcePosition, source)
+        return row.position if row else None
+
+
+def record_source_error(uow: UnitOfWork, source: str, error: str, now: datetime) -> None:
+    """Remember that ``source`` could not be read, for ``inboxbot status``."""
+    with uow:
+        row = uow.session.get(SourcePosition, source)
+        if row is None:
+            row = SourcePosition(source=source)
+            uow.session.add(row)
+        row.last_error = error
+        uow.commit()
+
+
 def store_message(uow: UnitOfWork, source: str, fetched: FetchedMessage, now: datetime) -> int | None:
-    """Store one message and commit; its id, or None when it was already stored."""
+    """Store one message and commit, with the source's new resume point in the same
+    transaction; its id, or None when it was already stored."""
     sha = hashlib.sha256(fetched.raw).hexdigest()
     envelope = read_envelope(fetched.raw)
     with uow:
         session = uow.session
         if _already_stored(session, source, fetched, sha, envelope.message_id):
+            if fetched.position is not None:
+                _save_position(session, source, fetched.position, now)
+                uow.commit()
             return None
         message = StoredMessage(
             source=source,
@@ -91,6 +124,7 @@ def store_message(uow: UnitOfWork, source: str, fetched: FetchedMessage, now: da
             audit.record(
                 session, now, "message stored", message_id=message.id, source=source, key=fetched.key
             )
+            _save_position(session, source, fetched.position, now)
             uow.commit()
         except IntegrityError:
             # Another worker stored the same message between our check and insert.
@@ -116,8 +150,11 @@ def ingest(
     With ``dry_run`` nothing is written and ``would_store`` lists what would be.
     """
     result = IngestResult()
-    for fetched in source.fetch():
+    after = None if dry_run else load_position(uow, source.name)
+    complete = True
+    for fetched in source.fetch(after):
         if limit is not None and len(result.stored) + len(result.would_store) >= limit:
+            complete = False
             break
         result.seen += 1
         if dry_run:
@@ -137,4 +174,10 @@ def ingest(
             result.duplicates += 1
         if on_message is not None:
             on_message(fetched, is_new)
+    if complete and not dry_run:
+        # A source that only knows its resume point at the end (Graph delta link) gives it now.
+        final = source.position if isinstance(source, ResumableSource) else None
+        with uow:
+            _save_position(uow.session, source.name, final, now())
+            uow.commit()
     return result

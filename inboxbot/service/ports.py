@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class FetchedMessage:
     raw: bytes
     received_at: datetime | None = None  # the server's arrival time when it knows one
     label: str = ""  # something a person recognises: a file name, a folder and UID
+    position: str | None = None  # where to resume after this message, for sources that can
 
 
 class MailSource(Protocol):
@@ -33,6 +34,43 @@ class MailSource(Protocol):
         """How many messages the source holds, when that is cheap to know."""
         ...
 
-    def fetch(self) -> Iterator[FetchedMessage]:
-        """Every message in the source, oldest first."""
+    def fetch(self, after: str | None = None) -> Iterator[FetchedMessage]:
+        """Messages oldest first; after a stored position only the newer ones, where the source can."""
+        ...
+
+
+@runtime_checkable
+class FilingSource(Protocol):
+    """A source that can file a message into another folder (never delete it)."""
+
+    def move(self, key: str, folder: str) -> None:
+        """Move the message at ``key`` into ``folder``, creating the folder when needed."""
+        ...
+
+
+@runtime_checkable
+class WatchableSource(Protocol):
+    """A source that can wait for new mail (IMAP IDLE, or polling)."""
+
+    def wait_for_new(self, timeout: float) -> bool:
+        """Block until new mail arrives (True) or ``timeout`` seconds pass (False)."""
+        ...
+
+
+@runtime_checkable
+class ClosableSource(Protocol):
+    """A source holding a connection to close."""
+
+    def close(self) -> None:
+        """Let go of the connection."""
+        ...
+
+
+@runtime_checkable
+class ResumableSource(Protocol):
+    """A source whose resume point is only known once a whole fetch is done (Graph delta links)."""
+
+    @property
+    def position(self) -> str | None:
+        """The resume point after the last complete fetch."""
         ...

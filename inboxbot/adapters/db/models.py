@@ -67,6 +67,7 @@ class StoredMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     classification: Mapped[dict[str, Any] | None]
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    moved_to: Mapped[str | None] = mapped_column(String(300))  # mailbox folder it was filed in
 
     case: Mapped[Case | None] = relationship(back_populates="messages")
 
@@ -161,3 +162,14 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+
+
+class SourcePosition(Base):
+    """How far ingest has got in one mail source: the high-water mark a restart resumes from."""
+
+    __tablename__ = "source_positions"
+
+    source: Mapped[str] = mapped_column(String(300), primary_key=True)
+    position: Mapped[str | None] = mapped_column(Text)
+    last_contact_at: Mapped[datetime | None]  # the last time the source answered
+    last_error: Mapped[str | None] = mapped_column(Text)

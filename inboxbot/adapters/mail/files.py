@@ -13,7 +13,11 @@ from inboxbot.service.ports import FetchedMessage
 
 
 class SourceError(Exception):
-    """A mail source cannot be opened."""
+    """A mail source cannot be opened or read."""
+
+
+class SourceConfigError(SourceError):
+    """A mail source is named or configured wrongly (bad usage, not a fault of the server)."""
 
 
 def _is_maildir(path: Path) -> bool:
@@ -46,8 +50,12 @@ class MaildirSource:
         """Number of messages in cur/ and new/."""
         return len(self._files())
 
-    def fetch(self) -> Iterator[FetchedMessage]:
-        """Each message with its unique Maildir name (flags stripped) as the key."""
+    def fetch(self, after: str | None = None) -> Iterator[FetchedMessage]:
+        """Each message with its unique Maildir name (flags stripped) as the key.
+
+        ``after`` is ignored: a folder on disk is cheap to read again and ingest
+        skips what it already holds.
+        """
         for file in self._files():
             key = file.name.split(":", 1)[0]
             yield FetchedMessage(key=key, raw=file.read_bytes(), label=file.name)
@@ -73,8 +81,8 @@ class EmlFolderSource:
         """Number of .eml files."""
         return len(self._files())
 
-    def fetch(self) -> Iterator[FetchedMessage]:
-        """Each file, keyed by its path relative to the folder."""
+    def fetch(self, after: str | None = None) -> Iterator[FetchedMessage]:
+        """Each file, keyed by its path relative to the folder (``after`` is ignored)."""
         for file in self._files():
             key = os.fspath(file.relative_to(self.path))
             yield FetchedMessage(key=key, raw=file.read_bytes(), label=key)
