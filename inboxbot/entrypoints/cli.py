@@ -40,6 +40,7 @@ app.command("demo")(demo.demo)
 app.command("explain")(explain_cmd.explain)
 app.command("check-rules")(explain_cmd.check_rules)
 app.command("ingest")(mail_cmd.ingest_cmd)
+app.command("watch")(mail_cmd.watch_cmd)
 app.command("status")(mail_cmd.status_cmd)
 app.add_typer(mail_cmd.quarantine_app, name="quarantine")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from inboxbot.domain.kinds import MessageState
 from inboxbot.entrypoints.context import CliState, UsageProblem, state, utc_now
 from inboxbot.service.classifying import classify_settings
 from inboxbot.service.ingest import record_source_error
-from inboxbot.service.intake import Filing, IntakeResult, take_in
+from inboxbot.service.intake import Filing, IntakeResult, take_in, watch
 from inboxbot.service.ports import ClosableSource, FetchedMessage, MailSource
 from inboxbot.service.processing import classify_stored
 
@@ -261,3 +263,37 @@ def status_report(cli: CliState) -> dict[str, object]:
             for row in session.scalars(select(SourcePosition).order_by(SourcePosition.source))
         ]
     return {"messages": by_state, "outbox": outbox, "sources": sources}
+
+
+def watch_cmd(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Mail source URL; default mailbox.source.")
+    ] = None,
+) -> None:
+    """Keep taking in new mail as it arrives (IMAP IDLE, else polling) until stopped."""
+    cli = state(ctx)
+    settings = cli.settings()
+    url = source_url(settings, source)
+    judgement = classify_settings(settings)
+    open_source(url, settings.mailbox)  # fail fast on a bad URL before going quiet
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def report(result: IntakeResult) -> None:
+        if result.ingested.stored:
+            typer.echo(_summary(result, dry_run=False))
+
+    typer.echo(f"watching {url.split('?')[0]} (Ctrl-C to stop)")
+    watch(
+        lambda: open_source(url, settings.mailbox),
+        cli.uow(),
+        judgement,
+        utc_now,
+        stop,
+        filing=filing_of(settings),
+        poll_seconds=settings.mailbox.poll_seconds,
+        on_round=report,
+    )
+    typer.echo("stopped")

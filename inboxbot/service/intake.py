@@ -7,7 +7,9 @@ so a crash at any point loses nothing and a re-run finishes the job.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +21,8 @@ from inboxbot.domain.classify import ClassifySettings
 from inboxbot.domain.kinds import MessageKind, MessageState
 from inboxbot.domain.triage import needs_a_person
 from inboxbot.service import audit
-from inboxbot.service.ingest import IngestResult, ingest
-from inboxbot.service.ports import FetchedMessage, FilingSource, MailSource
+from inboxbot.service.ingest import IngestResult, ingest, record_source_error
+from inboxbot.service.ports import ClosableSource, FetchedMessage, FilingSource, MailSource, WatchableSource
 from inboxbot.service.processing import ProcessResult, classify_stored
 from inboxbot.service.unit_of_work import UnitOfWork
 
@@ -111,3 +113,51 @@ def take_in(
     processed = classify_stored(uow, judgement, now)
     filed, errors = file_messages(uow, source, filing or Filing(), now)
     return IntakeResult(ingested, processed, filed, errors)
+
+
+def watch(
+    open_mailbox: Callable[[], MailSource],
+    uow: UnitOfWork,
+    judgement: ClassifySettings,
+    now: Callable[[], datetime],
+    stop: threading.Event,
+    *,
+    filing: Filing | None = None,
+    poll_seconds: float = 60.0,
+    max_backoff: float = 300.0,
+    on_round: Callable[[IntakeResult], None] | None = None,
+) -> None:
+    """Take in mail until ``stop`` is set: IDLE where the source can push, polling otherwise.
+
+    A lost connection or an unreadable mailbox is logged and recorded for
+    ``inboxbot status``, then retried with a growing pause; new mail that came in
+    meanwhile is taken on the next round, because ingest resumes from its position.
+    """
+    failures = 0
+    source: MailSource | None = None
+    while not stop.is_set():
+        try:
+            if source is None:
+                source = open_mailbox()
+            result = take_in(source, uow, judgement, now, filing=filing)
+            failures = 0
+            if on_round is not None:
+                on_round(result)
+            if isinstance(source, WatchableSource):
+                # Wake at least every poll interval so a stop request is noticed promptly.
+                source.wait_for_new(min(poll_seconds, 60.0))
+            else:
+                stop.wait(poll_seconds)
+        except Exception as exc:  # the watcher must outlive any one fault of the server
+            failures += 1
+            pause = min(max_backoff, 2.0 ** min(failures, 10))
+            name = source.name if source is not None else "mailbox"
+            log.warning("mailbox %s: %s; trying again in %.0f s", name, exc, pause)
+            record_source_error(uow, name, f"{type(exc).__name__}: {exc}", now())
+            if isinstance(source, ClosableSource):
+                with contextlib.suppress(Exception):
+                    source.close()
+            source = None
+            stop.wait(pause)
+    if isinstance(source, ClosableSource):
+        source.close()

@@ -1,11 +1,13 @@
 """A unit of work: one database transaction around one decision.
 
 Nothing is committed unless the caller says so; leaving the block without
-``commit()`` rolls back, so a failure half-way writes nothing.
+``commit()`` rolls back, so a failure half-way writes nothing. Each thread has
+its own session, so one UnitOfWork can be shared by the scheduler's threads.
 """
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -16,18 +18,22 @@ class UnitOfWork:
     """``with uow: ...; uow.commit()`` around a SQLAlchemy session."""
 
     def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self._factory = sessionmaker(bind=engine, expire_on_commit=False)
-        self._session: Session | None = None
+        self._local = threading.local()
 
     @property
     def session(self) -> Session:
-        """The open session; only valid inside the ``with`` block."""
-        if self._session is None:
+        """This thread's open session; only valid inside the ``with`` block."""
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
             raise RuntimeError("unit of work used outside its with-block")
-        return self._session
+        return session
 
     def __enter__(self) -> UnitOfWork:
-        self._session = self._factory()
+        if getattr(self._local, "session", None) is not None:
+            raise RuntimeError("unit of work entered twice in one thread")
+        self._local.session = self._factory()
         return self
 
     def __exit__(
@@ -36,12 +42,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._session is not None
+        session = self.session
         try:
-            self._session.rollback()
+            session.rollback()
         finally:
-            self._session.close()
-            self._session = None
+            session.close()
+            self._local.session = None
 
     def commit(self) -> None:
         """Make everything done in this unit permanent."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -15,8 +13,8 @@ from inboxbot.adapters.rulefiles import load_rules
 from inboxbot.domain.classify import ClassifySettings
 from inboxbot.resources import rules_dir
 from inboxbot.service.intake import Filing, take_in
-from inboxbot.service.ports import FetchedMessage
 from inboxbot.service.unit_of_work import UnitOfWork
+from tests.support.fakes import FakeMailbox
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -35,31 +33,6 @@ def judgement() -> ClassifySettings:
     )
 
 
-@dataclass
-class FakeMailbox:
-    """A mail server in memory: ordered keys, resume points, moves that can fail."""
-
-    messages: list[tuple[str, bytes]]
-    name: str = "fake://mailbox/INBOX"
-    moved: dict[str, str] = field(default_factory=dict)
-    fail_moves: set[str] = field(default_factory=set)
-    asked_after: list[str | None] = field(default_factory=list)
-
-    def count(self) -> int:
-        return len(self.messages)
-
-    def fetch(self, after: str | None = None) -> Iterator[FetchedMessage]:
-        self.asked_after.append(after)
-        for key, raw in self.messages:
-            if after is None or key > after:
-                yield FetchedMessage(key=key, raw=raw, position=key, label=key)
-
-    def move(self, key: str, folder: str) -> None:
-        if key in self.fail_moves:
-            raise OSError("server said NO")
-        self.moved[key] = folder
-
-
 def corpus(*names: str) -> list[tuple[str, bytes]]:
     return [(f"{i:04d}", (CORPUS / name).read_bytes()) for i, name in enumerate(names, start=1)]
 
@@ -69,13 +42,15 @@ FILING = Filing(processed_folder="Processed", triage_folder="Needs-triage")
 
 def test_each_message_is_filed_by_what_a_person_must_see(uow: UnitOfWork) -> None:
     mailbox = FakeMailbox(
-        corpus(
-            "lgsco-notification-01.eml",  # trusted, acted on
-            "unknown-call-me-01.eml",  # unknown kind
-            "lgsco-chaser-final-05-lookalike.eml",  # untrusted chaser
-            "auto-reply-ooo-01.eml",  # harmless whoever sent it
-        )
-        + [("0005", b"\x00 garbage \xff")]  # cannot be read at all
+        [
+            *corpus(
+                "lgsco-notification-01.eml",  # trusted, acted on
+                "unknown-call-me-01.eml",  # unknown kind
+                "lgsco-chaser-final-05-lookalike.eml",  # untrusted chaser
+                "auto-reply-ooo-01.eml",  # harmless whoever sent it
+            ),
+            ("0005", b"\x00 garbage \xff"),  # cannot be read at all
+        ]
     )
     result = take_in(mailbox, uow, judgement(), clock, filing=FILING)
     assert len(result.ingested.stored) == 5
@@ -94,7 +69,9 @@ def test_each_message_is_filed_by_what_a_person_must_see(uow: UnitOfWork) -> Non
 def test_a_rerun_resumes_after_the_last_position_and_moves_nothing_twice(uow: UnitOfWork) -> None:
     mailbox = FakeMailbox(corpus("lgsco-notification-01.eml", "hos-notification-01.eml"))
     take_in(mailbox, uow, judgement(), clock, filing=FILING)
-    mailbox.messages += corpus("lgsco-notification-01.eml", "hos-notification-01.eml", "lgsco-chaser-first-01.eml")[2:]
+    mailbox.messages += corpus(
+        "lgsco-notification-01.eml", "hos-notification-01.eml", "lgsco-chaser-first-01.eml"
+    )[2:]
     mailbox.moved.clear()
     second = take_in(mailbox, uow, judgement(), clock, filing=FILING)
     assert mailbox.asked_after == [None, "0002"]
