@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.errors
 import email.header
+import email.parser
 import email.policy
 import email.utils
 from dataclasses import dataclass
@@ -67,13 +68,21 @@ def received_time(message: Message) -> datetime | None:
 def read_envelope(raw: bytes) -> Envelope:
     """The envelope facts of ``raw``; fields that cannot be read are None."""
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        # Headers only: the body can be megabytes and nothing here needs it.
+        head = _header_block(raw)
+        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
     except Exception:
         return Envelope(None, None, None, None)
     subject = decode_words(_raw_header(message, "Subject"))
     sender = decode_words(_raw_header(message, "From"))
     message_id = _header(message, "Message-ID")
     return Envelope(message_id=message_id, subject=subject, sender=sender, received_at=received_time(message))
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The bytes up to the first blank line (all of ``raw`` when there is none)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i != -1]
+    return raw[: min(ends) + 2] if ends else raw
 
 
 def _raw_header(message: Message, name: str) -> str | None:

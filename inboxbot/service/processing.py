@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
-from inboxbot.adapters.db.models import StoredMessage
+from inboxbot.adapters.db.models import Event, StoredMessage
 from inboxbot.domain.classify import Classification, ClassifySettings
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -46,6 +46,15 @@ def judgement_record(result: Classification) -> dict[str, Any]:
     }
 
 
+# Built once and bound per message: a backfill classifies thousands in a row.
+_MESSAGES = StoredMessage.__table__
+_LOAD = select(_MESSAGES.c.raw, _MESSAGES.c.received_at).where(
+    _MESSAGES.c.id == bindparam("the_id"), _MESSAGES.c.state == MessageState.STORED.value
+)
+_SAVE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("the_id"))
+_EVENT = insert(Event.__table__)
+
+
 def classify_stored(
     uow: UnitOfWork,
     settings: ClassifySettings,
@@ -61,34 +70,36 @@ def classify_stored(
         ids = list(uow.session.scalars(query.order_by(StoredMessage.received_at, StoredMessage.id)))
     for message_id in ids:
         with uow:
-            message = uow.session.get(StoredMessage, message_id)
-            if message is None or message.state != MessageState.STORED.value:
+            connection = uow.session.connection()
+            row = connection.execute(_LOAD, {"the_id": message_id}).first()
+            if row is None:  # classified meanwhile by another worker
                 continue
-            outcome = classify_raw(message.raw, settings, message.received_at)
-            at = now()
+            outcome = classify_raw(row.raw, settings, row.received_at)
+            event = {"at": now(), "actor": audit.BOT, "message_id": message_id}
             if outcome.classification is None:
-                message.state = MessageState.QUARANTINED.value
-                message.error = outcome.error
-                audit.record(
-                    uow.session, at, "message quarantined", message_id=message.id, error=outcome.error
+                connection.execute(
+                    _SAVE,
+                    {"the_id": message_id, "state": MessageState.QUARANTINED.value, "error": outcome.error},
                 )
-                result.quarantined.append(message.id)
-                log.warning("message %s quarantined: %s", message.id, outcome.error)
+                connection.execute(
+                    _EVENT, {**event, "action": "message quarantined", "detail": {"error": outcome.error}}
+                )
+                result.quarantined.append(message_id)
+                log.warning("message %s quarantined: %s", message_id, outcome.error)
             else:
                 judgement = outcome.classification
-                message.kind = judgement.kind.value
-                message.trusted = judgement.trusted
-                message.classification = judgement_record(judgement)
-                message.state = MessageState.CLASSIFIED.value
-                audit.record(
-                    uow.session,
-                    at,
-                    "message classified",
-                    message_id=message.id,
-                    kind=judgement.kind.value,
-                    rule=judgement.rule,
-                    trusted=judgement.trusted,
+                connection.execute(
+                    _SAVE,
+                    {
+                        "the_id": message_id,
+                        "kind": judgement.kind.value,
+                        "trusted": judgement.trusted,
+                        "classification": judgement_record(judgement),
+                        "state": MessageState.CLASSIFIED.value,
+                    },
                 )
-                result.classified.append(message.id)
+                detail = {"kind": judgement.kind.value, "rule": judgement.rule, "trusted": judgement.trusted}
+                connection.execute(_EVENT, {**event, "action": "message classified", "detail": detail})
+                result.classified.append(message_id)
             uow.commit()
     return result

@@ -379,6 +379,45 @@ def test_a_paragraph_straight_after_a_bulleted_list_is_not_part_of_the_last_bull
     ]
 
 
+def test_a_blank_line_after_every_wrapped_line_does_not_cut_the_sentence() -> None:
+    # Mail converted from HTML often has a blank line after each line it wrapped.
+    text = (
+        "The Council must give public notice of the report within two weeks of receiving the report,\n\n"
+        "make copies\n\n"
+        "available free of charge at one or more of its offices.\n\n"
+        "Please also tell us by 30 April 2026 what action it has taken.\n"
+    )
+    found = deadlines(text)
+    assert [item.text for item in found] == [
+        "The Council must give public notice of the report within two weeks of receiving the report, "
+        "make copies available free of charge at one or more of its offices.",
+        "Please also tell us by 30 April 2026 what action it has taken.",
+    ]
+
+
+def test_numbered_table_rows_without_a_dot_are_items() -> None:
+    text = (
+        "No. Order Timescale\n\n"
+        "1 The landlord must apologise to Mrs Quinn.\n"
+        "Within four weeks\n\n"
+        "2 The landlord must review its repairs contract.\n"
+        "Within six weeks\n"
+    )
+    assert [item.text for item in deadlines(text)] == [
+        "1 The landlord must apologise to Mrs Quinn. Within four weeks",
+        "2 The landlord must review its repairs contract. Within six weeks",
+    ]
+
+
+def test_a_date_at_the_start_of_a_wrapped_line_stays_with_its_sentence() -> None:
+    text = "Please send us the complete case file and the repair records no later than\n14 May 2026.\n"
+    [found] = deadlines(text)
+    assert (
+        found.text
+        == "Please send us the complete case file and the repair records no later than 14 May 2026."
+    )
+
+
 def test_in_prose_the_sentence_is_the_unit() -> None:
     text = (
         "We have decided to investigate Mr. Smith's complaint. Please send us the case file "
