@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inboxbot.adapters.db.models import Event, SourcePosition, StoredMessage
+from inboxbot.adapters.db.models import Event, SourcePosition, StoredMessage, table
 from inboxbot.domain.envelope import read_envelope
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -50,9 +50,9 @@ def _body_digest(raw: bytes) -> str:
 
 # Statements built once: a 10,000-message backfill runs each of them per message, and
 # building them anew each time (rather than binding new values) was most of the cost.
-_MESSAGES = StoredMessage.__table__
-_POSITIONS = SourcePosition.__table__
-_EVENTS = Event.__table__
+_MESSAGES = table(StoredMessage)
+_POSITIONS = table(SourcePosition)
+_EVENTS = table(Event)
 _FIND_SAME = select(_MESSAGES.c.id).where(
     or_(
         _MESSAGES.c.sha256 == bindparam("sha"),

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from inboxbot.adapters.db.models import Event, StoredMessage
+from inboxbot.adapters.db.models import Event, StoredMessage, table
 from inboxbot.domain.classify import Classification, ClassifySettings
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -47,12 +47,12 @@ def judgement_record(result: Classification) -> dict[str, Any]:
 
 
 # Built once and bound per message: a backfill classifies thousands in a row.
-_MESSAGES = StoredMessage.__table__
+_MESSAGES = table(StoredMessage)
 _LOAD = select(_MESSAGES.c.raw, _MESSAGES.c.received_at).where(
     _MESSAGES.c.id == bindparam("the_id"), _MESSAGES.c.state == MessageState.STORED.value
 )
 _SAVE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("the_id"))
-_EVENT = insert(Event.__table__)
+_EVENT = insert(table(Event))
 
 
 def classify_stored(

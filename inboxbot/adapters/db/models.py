@@ -7,7 +7,7 @@ plain dates because they are London working days, not instants.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -173,3 +174,8 @@ class SourcePosition(Base):
     position: Mapped[str | None] = mapped_column(Text)
     last_contact_at: Mapped[datetime | None]  # the last time the source answered
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table behind a model, for statements built once and bound many times."""
+    return cast(Table, model.__table__)
