@@ -165,6 +165,10 @@ class MailboxSettings(_Section):
         "ews://user@host/Inbox, "
         "maildir:PATH or dir:PATH.",
     )
+    address: str | None = Field(
+        default=None,
+        description="The shared mailbox's address, when the source URL's user is a login, not it.",
+    )
     password: SecretStr | None = Field(default=None, description="IMAP or EWS password; use the environment.")
     oauth2: bool = Field(
         default=False, description="IMAP: log in with XOAUTH2 (Microsoft 365) instead of a password."

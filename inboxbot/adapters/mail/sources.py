@@ -46,14 +46,15 @@ def msal_token_provider(tenant_id: str, client_id: str, client_secret: str, scop
     return token
 
 
-def _oauth(mailbox: MailboxSettings, what: str) -> tuple[str, str, str]:
+def _oauth(mailbox: MailboxSettings, what: str, default_tenant: str | None = None) -> tuple[str, str, str]:
     secret = _secret(mailbox.client_secret)
-    if not (mailbox.tenant_id and mailbox.client_id and secret):
+    tenant = mailbox.tenant_id or default_tenant
+    if not (tenant and mailbox.client_id and secret):
         raise SourceConfigError(
             f"{what} needs mailbox.tenant_id, mailbox.client_id and mailbox.client_secret "
             "(put the secret in INBOXBOT_MAILBOX__CLIENT_SECRET)"
         )
-    return mailbox.tenant_id, mailbox.client_id, secret
+    return tenant, mailbox.client_id, secret
 
 
 def open_source(url: str, mailbox: MailboxSettings) -> MailSource:
@@ -79,24 +80,43 @@ def open_source(url: str, mailbox: MailboxSettings) -> MailSource:
     if scheme == "graph":
         from inboxbot.adapters.mail.graph import GraphSettings, GraphSource
 
-        tenant, client, secret = _oauth(mailbox, "graph://")
+        # graph://ombudsman@northmere.gov.uk/Inbox names the shared mailbox ombudsman@northmere.gov.uk;
+        # the tenant is the configured id, else the mailbox's domain (Entra ID accepts either).
+        address = mailbox.address or (user if "@" in user else f"{user}@{parts.hostname}")
+        tenant, client, secret = _oauth(mailbox, "graph://", default_tenant=parts.hostname)
         return GraphSource(
             GraphSettings(
-                mailbox=user or "", tenant_id=tenant, client_id=client, client_secret=secret, folder=folder
+                mailbox=address, tenant_id=tenant, client_id=client, client_secret=secret, folder=folder
             )
         )
     if scheme == "ews":
         from inboxbot.adapters.mail.ews import EwsSettings, EwsSource
 
-        return EwsSource(
-            EwsSettings(
+        ews_address = mailbox.address or (user if "@" in user else None)
+        if ews_address is None:
+            raise SourceConfigError("ews:// needs the shared mailbox's address in mailbox.address")
+        if mailbox.oauth2:
+            tenant, client, secret = _oauth(mailbox, "EWS with oauth2")
+            ews = EwsSettings(
                 server=parts.hostname,
                 username=user,
-                mailbox=user,
-                password=_secret(mailbox.password),
+                mailbox=ews_address,
                 folder=folder,
+                auth="oauth2",
+                tenant_id=tenant,
+                client_id=client,
+                client_secret=secret,
             )
-        )
+        else:
+            password = _secret(mailbox.password)
+            if password is None:
+                raise SourceConfigError(
+                    "EWS needs mailbox.password (INBOXBOT_MAILBOX__PASSWORD) or mailbox.oauth2"
+                )
+            ews = EwsSettings(
+                server=parts.hostname, username=user, mailbox=ews_address, password=password, folder=folder
+            )
+        return EwsSource(ews)
     raise SourceConfigError(f"unknown mail source {scheme!r}: use imaps, imap, graph, ews, maildir or dir")
 
 
