@@ -233,6 +233,7 @@ def classify(mail: MailText, settings: ClassifySettings, received: datetime | No
         # A bounce quotes whatever it bounced and a newsletter cites case studies: only a
         # reference in the subject says which case such a message is about.
         reference, reference_reason = None, "not about a case (only a reference in the subject would count)"
+        ombudsman = _which_ombudsman(mail, sender, None, settings)
     when = received or mail.received or mail.date
     deadlines: tuple[Deadline, ...] = ()
     if kind in settings.default_due_days and when is not None:

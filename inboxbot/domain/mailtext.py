@@ -381,6 +381,7 @@ class _Walk:
     attached_messages: list[Message] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     pdf: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)  # headers a bounce sends back
 
 
 def _walk(message: Message, found: _Walk) -> None:
@@ -410,6 +411,9 @@ def _walk(message: Message, found: _Walk) -> None:
         found.plain.append(_part_text(message))
     elif content_type == "text/html":
         found.html.append(html_to_text(_part_text(message)))
+    elif content_type in ("text/rfc822-headers", "message/rfc822-headers"):
+        # A bounce returns the headers of the message it could not deliver: history, not content.
+        found.returned.append(_part_text(message))
 
 
 def _attached_part(inner: Message) -> ForwardedPart:
@@ -453,7 +457,7 @@ def read_text(message: Message) -> MailText:
         references=tuple(header(message, "References").split()),
         newest=newest,
         forwarded=(*forwarded, *attached),
-        quoted=quoted,
+        quoted="\n\n".join(t for t in (quoted, *found.returned) if t),
         signature=signature,
         attachment_names=tuple(found.names),
         attachment_text="\n".join(t for t in found.pdf if t),
