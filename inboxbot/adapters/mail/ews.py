@@ -62,6 +62,7 @@ from exchangelib.services import CreateFolder
 from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
 from inboxbot.adapters.mail.files import SourceError
+from inboxbot.adapters.mail.retry import exponential_backoff
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,6 @@ class EwsSettings:
 
 class EwsError(SourceError):
     """The mailbox cannot be read or changed through EWS; a one-line message without secrets."""
-
-
-def exponential_backoff(attempt: int) -> float:
-    """Seconds to wait before retry ``attempt`` (1, 2, 4, 8, ... at most 60)."""
-    return float(min(60, 2 ** max(attempt - 1, 0)))
 
 
 def _utc(value: datetime) -> datetime:

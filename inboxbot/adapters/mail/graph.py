@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from inboxbot.adapters.mail.files import SourceError
+from inboxbot.adapters.mail.retry import exponential_backoff
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,6 @@ class GraphSettings:
 
 class GraphError(SourceError):
     """The mailbox cannot be read or changed through Graph; a one-line message without secrets."""
-
-
-def exponential_backoff(attempt: int) -> float:
-    """Seconds to wait before retry ``attempt`` (1, 2, 4, 8, ... at most 60)."""
-    return float(min(60, 2 ** max(attempt - 1, 0)))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

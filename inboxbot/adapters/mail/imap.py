@@ -28,6 +28,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from inboxbot.adapters.mail.files import SourceError
+from inboxbot.adapters.mail.retry import exponential_backoff
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,6 @@ class _Dropped(Exception):
 
 # Failures that a new connection can cure; everything else is reported at once.
 _TRANSIENT: tuple[type[BaseException], ...] = (OSError, imaplib.IMAP4.abort, _Dropped)
-
-
-def exponential_backoff(attempt: int) -> float:
-    """Seconds to wait before reconnect attempt ``attempt`` (1, 2, 4, 8, ... at most 60)."""
-    return float(min(60, 2 ** max(attempt - 1, 0)))
 
 
 def parse_key(key: str) -> tuple[int, int]:
