@@ -15,6 +15,7 @@ import os
 import re
 import tomllib
 from datetime import date, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -195,6 +196,73 @@ class MailboxSettings(_Section):
         return value
 
 
+def _address(value: str) -> str:
+    """An email address, optionally with a display name ("Jo Bloggs <jo@x.gov.uk>")."""
+    _, address = parseaddr(value)
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address or ""):
+        raise ValueError(f"not an email address: {value!r}")
+    return value.strip()
+
+
+class ServiceArea(_Section):
+    """A service area: who gets its tasks, who is told when it is chased."""
+
+    name: str = Field(min_length=1)
+    task_recipients: list[str] = Field(min_length=1)
+    head_of_service: str
+    slt_director: str
+    keywords: list[str] = Field(default_factory=list, description="Words that point a new case to this area.")
+    daily_report: bool = False
+
+    @field_validator("task_recipients")
+    @classmethod
+    def _recipients(cls, values: list[str]) -> list[str]:
+        return [_address(v) for v in values]
+
+    @field_validator("head_of_service", "slt_director")
+    @classmethod
+    def _person(cls, value: str) -> str:
+        return _address(value)
+
+
+class DirectorySettings(_Section):
+    """The people inboxbot writes to."""
+
+    shared_mailbox: str | None = Field(
+        default=None, description="The Resident Experience Team's shared mailbox."
+    )
+    head_of_resident_contact: str | None = None
+    service_areas: list[ServiceArea] = Field(default_factory=list)
+    acknowledge: dict[Literal["lgsco", "hos"], str] = Field(
+        default_factory=dict,
+        description="Where to send an acknowledgement of a new complaint, per Ombudsman.",
+    )
+
+    @field_validator("shared_mailbox", "head_of_resident_contact")
+    @classmethod
+    def _optional_person(cls, value: str | None) -> str | None:
+        return None if value is None else _address(value)
+
+    @field_validator("acknowledge")
+    @classmethod
+    def _acknowledge(cls, values: dict[str, str]) -> dict[str, str]:
+        return {k: _address(v) for k, v in values.items()}
+
+    @model_validator(mode="after")
+    def _unique_areas(self) -> DirectorySettings:
+        seen: set[str] = set()
+        for area in self.service_areas:
+            key = area.name.casefold()
+            if key in seen:
+                raise ValueError(f"service area {area.name!r} is listed twice")
+            seen.add(key)
+        return self
+
+    def area(self, name: str) -> ServiceArea | None:
+        """The service area called ``name`` (any case), or None."""
+        return next((a for a in self.service_areas if a.name.casefold() == name.casefold()), None)
+
+
 class LoggingSettings(_Section):
     """Log level and format."""
 
@@ -221,6 +289,7 @@ class Settings(BaseSettings):
     outgoing: OutgoingSettings = OutgoingSettings()
     classification: ClassificationSettings = ClassificationSettings()
     mailbox: MailboxSettings = MailboxSettings()
+    directory: DirectorySettings = DirectorySettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -22,7 +22,7 @@ from inboxbot.adapters.mail.files import SourceConfigError, SourceError
 from inboxbot.config import ConfigError
 from inboxbot.domain.calendar import CalendarError
 from inboxbot.domain.rules import RuleError
-from inboxbot.entrypoints import calendar_cmd, config_cmd, db_cmd, demo, explain_cmd, mail_cmd
+from inboxbot.entrypoints import calendar_cmd, cases_cmd, config_cmd, db_cmd, demo, explain_cmd, mail_cmd
 from inboxbot.entrypoints.context import CliState, UsageProblem
 
 app = typer.Typer(
@@ -43,6 +43,8 @@ app.command("ingest")(mail_cmd.ingest_cmd)
 app.command("watch")(mail_cmd.watch_cmd)
 app.command("status")(mail_cmd.status_cmd)
 app.add_typer(mail_cmd.quarantine_app, name="quarantine")
+app.command("cases")(cases_cmd.cases_cmd)
+app.command("case")(cases_cmd.case_cmd)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -16,15 +16,22 @@ from inboxbot.config import Settings
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.classify import ClassifySettings
 from inboxbot.entrypoints.context import state, utc_now
+from inboxbot.entrypoints.mail_cmd import service_keywords
 from inboxbot.resources import demo_mailbox
 from inboxbot.service.classifying import classify_settings
-from inboxbot.service.ingest import ingest
-from inboxbot.service.processing import classify_stored
+from inboxbot.service.intake import take_in
 
 # The sample mailbox belongs to the fictional Northmere Borough Council, whose
 # gateway stamps Authentication-Results as this.
 DEMO_GATEWAY = "mx.northmere.gov.uk"
 DEMO_DOMAIN = "northmere.gov.uk"
+# The sample council's service areas, used when no directory is configured.
+DEMO_SERVICE_AREAS = {
+    "Adult Social Care": ["care", "carer", "social care", "care package"],
+    "Housing Repairs": ["repair", "repairs", "damp", "mould", "leak"],
+    "Council Tax": ["council tax", "summons", "single person discount"],
+    "Planning": ["planning", "enforcement", "extension"],
+}
 
 
 def demo_judgement(settings: Settings) -> ClassifySettings:
@@ -48,8 +55,9 @@ def demo(ctx: typer.Context) -> None:
     cli = state(ctx)
     settings = cli.settings()
     source = MaildirSource(demo_mailbox())
-    result = ingest(source, cli.uow(), utc_now)
-    processed = classify_stored(cli.uow(), demo_judgement(settings), utc_now)
+    keywords = service_keywords(settings) or DEMO_SERVICE_AREAS
+    intake = take_in(source, cli.uow(), demo_judgement(settings), utc_now, service_keywords=keywords)
+    result, processed = intake.ingested, intake.processed
     settings.outbox_folder.mkdir(parents=True, exist_ok=True)
 
     out = Console(highlight=False)
@@ -84,6 +92,10 @@ def demo(ctx: typer.Context) -> None:
         f"{len(result.stored)} new, {result.duplicates} already stored, "
         f"{len(processed.classified)} classified, "
         f"{len(processed.quarantined)} quarantined; database: {safe_url(settings.effective_database_url)}"
+    )
+    out.print(
+        f"{len(intake.registered.opened)} cases opened, {len(intake.registered.linked)} messages registered "
+        "against cases; see them with: inboxbot cases, inboxbot case REF"
     )
     out.print(f"outgoing mail folder: {settings.outbox_folder}")
     out.print(

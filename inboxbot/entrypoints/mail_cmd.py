@@ -48,6 +48,11 @@ def source_url(settings: Settings, given: str | None) -> str:
     return url
 
 
+def service_keywords(settings: Settings) -> dict[str, list[str]]:
+    """Each configured service area's keywords, for giving a new case its service area."""
+    return {area.name: area.keywords for area in settings.directory.service_areas}
+
+
 def filing_of(settings: Settings) -> Filing:
     """Where processed mail is filed, from the configuration."""
     return Filing(settings.mailbox.processed_folder, settings.mailbox.triage_folder)
@@ -116,7 +121,8 @@ def _summary(result: IntakeResult, dry_run: bool) -> str:
     text = (
         f"{len(got.stored)} new, {got.duplicates} already stored; "
         f"{len(result.processed.classified)} classified, "
-        f"{len(result.processed.quarantined)} quarantined; {result.filed} filed"
+        f"{len(result.processed.quarantined)} quarantined; {len(result.registered.opened)} cases opened; "
+        f"{result.filed} filed"
     )
     if result.filing_errors:
         text += f"; {len(result.filing_errors)} could not be filed (will retry)"
@@ -147,6 +153,7 @@ def ingest_cmd(
                 judgement,
                 utc_now,
                 filing=filing_of(settings),
+                service_keywords=service_keywords(settings),
                 limit=limit,
                 dry_run=dry_run,
                 on_message=reporter,
@@ -293,6 +300,7 @@ def watch_cmd(
         utc_now,
         stop,
         filing=filing_of(settings),
+        service_keywords=service_keywords(settings),
         poll_seconds=settings.mailbox.poll_seconds,
         on_round=report,
     )

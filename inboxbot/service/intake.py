@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +24,7 @@ from inboxbot.service import audit
 from inboxbot.service.ingest import IngestResult, ingest, record_source_error
 from inboxbot.service.ports import ClosableSource, FetchedMessage, FilingSource, MailSource, WatchableSource
 from inboxbot.service.processing import ProcessResult, classify_stored
+from inboxbot.service.register import RegisterResult, register_classified
 from inboxbot.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class IntakeResult:
 
     ingested: IngestResult
     processed: ProcessResult = field(default_factory=ProcessResult)
+    registered: RegisterResult = field(default_factory=RegisterResult)
     filed: int = 0
     filing_errors: list[str] = field(default_factory=list)
 
@@ -69,7 +71,13 @@ def file_messages(
             select(StoredMessage.id).where(
                 StoredMessage.source == source.name,
                 StoredMessage.moved_to.is_(None),
-                StoredMessage.state.in_([MessageState.CLASSIFIED.value, MessageState.QUARANTINED.value]),
+                StoredMessage.state.in_(
+                    [
+                        MessageState.CLASSIFIED.value,
+                        MessageState.PROCESSED.value,
+                        MessageState.QUARANTINED.value,
+                    ]
+                ),
             )
         ).all()
     filed, errors = 0, []
@@ -101,18 +109,20 @@ def take_in(
     now: Callable[[], datetime],
     *,
     filing: Filing | None = None,
+    service_keywords: Mapping[str, Sequence[str]] | None = None,
     limit: int | None = None,
     dry_run: bool = False,
     on_message: Callable[[FetchedMessage, bool], None] | None = None,
 ) -> IntakeResult:
-    """Store new mail from ``source``, classify it, and file it when configured."""
+    """Store new mail from ``source``, classify it, register it against cases, and file it."""
     ingested = ingest(source, uow, now, limit=limit, dry_run=dry_run, on_message=on_message)
     if dry_run:
         return IntakeResult(ingested)
-    # Anything stored earlier but not classified (a crash between the two) is picked up too.
+    # Anything stored or classified earlier but not finished (a crash between steps) is picked up too.
     processed = classify_stored(uow, judgement, now)
+    registered = register_classified(uow, now, service_keywords or {})
     filed, errors = file_messages(uow, source, filing or Filing(), now)
-    return IntakeResult(ingested, processed, filed, errors)
+    return IntakeResult(ingested, processed, registered, filed, errors)
 
 
 def watch(
@@ -123,6 +133,7 @@ def watch(
     stop: threading.Event,
     *,
     filing: Filing | None = None,
+    service_keywords: Mapping[str, Sequence[str]] | None = None,
     poll_seconds: float = 60.0,
     max_backoff: float = 300.0,
     on_round: Callable[[IntakeResult], None] | None = None,
@@ -139,7 +150,7 @@ def watch(
         try:
             if source is None:
                 source = open_mailbox()
-            result = take_in(source, uow, judgement, now, filing=filing)
+            result = take_in(source, uow, judgement, now, filing=filing, service_keywords=service_keywords)
             failures = 0
             if on_round is not None:
                 on_round(result)

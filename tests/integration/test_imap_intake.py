@@ -112,10 +112,10 @@ def test_the_watcher_takes_new_mail_within_seconds(dovecot: DovecotServer, uow: 
         time.sleep(0.5)  # the watcher is idling on an empty INBOX
         dovecot.append(crlf((CORPUS / "hos-notification-01.eml").read_bytes()))
         started = time.monotonic()
-        while stored(uow, MessageState.CLASSIFIED) < 1 and time.monotonic() - started < 10:
+        while stored(uow, MessageState.PROCESSED) < 1 and time.monotonic() - started < 10:
             time.sleep(0.05)
         elapsed = time.monotonic() - started
-        assert stored(uow, MessageState.CLASSIFIED) == 1, "the new message was not taken in"
+        assert stored(uow, MessageState.PROCESSED) == 1, "the new message was not taken in"
         assert elapsed < 10
     finally:
         stop.set()

@@ -30,12 +30,16 @@ def test_ingest_a_maildir_twice(capsys: Capsys, tmp_path: Path) -> None:
     )
     first = run(capsys, "ingest", "--source", f"maildir:{maildir}")
     assert first.code == 0, first.err
-    assert first.out.strip() == "3 new, 0 already stored; 2 classified, 1 quarantined; 0 filed"
+    assert (
+        first.out.strip() == "3 new, 0 already stored; 2 classified, 1 quarantined; 0 cases opened; 0 filed"
+    )
     second = run(capsys, "ingest", "--source", f"maildir:{maildir}")
-    assert second.out.strip() == "0 new, 3 already stored; 0 classified, 0 quarantined; 0 filed"
+    assert (
+        second.out.strip() == "0 new, 3 already stored; 0 classified, 0 quarantined; 0 cases opened; 0 filed"
+    )
 
     status = json.loads(run(capsys, "status", "--json").out)
-    assert status["messages"] == {"classified": 2, "quarantined": 1}
+    assert status["messages"] == {"processed": 2, "quarantined": 1}
     assert status["sources"][0]["source"] == f"maildir:{maildir.resolve()}"
     assert status["sources"][0]["last_contact_at"] is not None
 

@@ -69,6 +69,10 @@ class StoredMessage(Base):
     classification: Mapped[dict[str, Any] | None]
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     moved_to: Mapped[str | None] = mapped_column(String(300))  # mailbox folder it was filed in
+    # The references the judgement found, as columns so a new case can gather earlier mail about it.
+    ombudsman: Mapped[str | None] = mapped_column(String(8))
+    ombudsman_ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    council_ref: Mapped[str | None] = mapped_column(String(64), index=True)
 
     case: Mapped[Case | None] = relationship(back_populates="messages")
 
