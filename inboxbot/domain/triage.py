@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from inboxbot.domain.kinds import MessageKind
 
-# Mail that asks nothing of the council whoever sent it: never worth a person's triage.
-_HARMLESS = frozenset({MessageKind.AUTO_REPLY, MessageKind.OTHER})
+# Mail that asks nothing of the council whoever sent it (an auto-reply, a newsletter, an
+# allocation notice): not worth a person's triage even from an unverified sender.
+_HARMLESS = frozenset({MessageKind.AUTO_REPLY, MessageKind.OTHER, MessageKind.CASE_UPDATE})
 
 
 def needs_a_person(kind: MessageKind | None, trusted: bool | None, quarantined: bool) -> bool:
