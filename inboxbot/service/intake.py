@@ -21,6 +21,7 @@ from inboxbot.domain.classify import ClassifySettings
 from inboxbot.domain.kinds import MessageKind, MessageState
 from inboxbot.domain.triage import needs_a_person
 from inboxbot.service import audit
+from inboxbot.service.actions import Acting
 from inboxbot.service.ingest import IngestResult, ingest, record_source_error
 from inboxbot.service.ports import ClosableSource, FetchedMessage, FilingSource, MailSource, WatchableSource
 from inboxbot.service.processing import ProcessResult, classify_stored
@@ -110,6 +111,7 @@ def take_in(
     *,
     filing: Filing | None = None,
     service_keywords: Mapping[str, Sequence[str]] | None = None,
+    acting: Acting | None = None,
     limit: int | None = None,
     dry_run: bool = False,
     on_message: Callable[[FetchedMessage, bool], None] | None = None,
@@ -120,7 +122,7 @@ def take_in(
         return IntakeResult(ingested)
     # Anything stored or classified earlier but not finished (a crash between steps) is picked up too.
     processed = classify_stored(uow, judgement, now)
-    registered = register_classified(uow, now, service_keywords or {})
+    registered = register_classified(uow, now, service_keywords or {}, acting)
     filed, errors = file_messages(uow, source, filing or Filing(), now)
     return IntakeResult(ingested, processed, registered, filed, errors)
 

@@ -25,6 +25,7 @@ from inboxbot.domain.casework import guess_service_area, may_open_case
 from inboxbot.domain.kinds import CaseStatus, MessageKind, MessageState
 from inboxbot.domain.mailtext import parse
 from inboxbot.service import audit
+from inboxbot.service.actions import Acting, act
 from inboxbot.service.unit_of_work import UnitOfWork
 
 
@@ -115,8 +116,10 @@ def register_classified(
     uow: UnitOfWork,
     now: Callable[[], datetime],
     keywords: Mapping[str, Sequence[str]],
+    acting: Acting | None = None,
 ) -> RegisterResult:
-    """Register every classified message against its case, oldest first, one transaction each."""
+    """Register every classified message against its case, oldest first, one transaction each;
+    with ``acting``, carry out what each message calls for in the same transaction."""
     result = RegisterResult()
     with uow:
         ids = list(
@@ -174,6 +177,8 @@ def register_classified(
                     session, at, "message registered", case_id=case.id, message_id=message.id, how=how
                 )
                 result.linked.append(message.id)
+            if acting is not None:
+                act(session, message, case, acting, at)
             message.state = MessageState.PROCESSED.value
             uow.commit()
     return result

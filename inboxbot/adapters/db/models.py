@@ -107,6 +107,7 @@ class Task(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)
+    plan_key: Mapped[str | None] = mapped_column(String(100), unique=True)  # the planned effect it came from
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)
@@ -153,6 +154,7 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
     purpose: Mapped[str] = mapped_column(String(32))
+    transport_id: Mapped[str | None] = mapped_column(Text)  # what the server said when it accepted it
     created_at: Mapped[datetime]
     not_before: Mapped[datetime | None]
     recipients: Mapped[list[Any]]
