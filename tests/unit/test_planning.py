@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from inboxbot.domain.kinds import MessageKind, Ombudsman
-from inboxbot.domain.planning import CaseFacts, Deadline, MessageFacts, plan
+from inboxbot.domain.planning import CaseFacts, Deadline, MessageFacts, Plan, plan
 
 CASE = CaseFacts(case_id=7, service_area="Housing Repairs", closed=False)
 
@@ -26,8 +26,8 @@ def facts(kind: MessageKind, **changes: object) -> MessageFacts:
     return MessageFacts(**values)  # type: ignore[arg-type]
 
 
-def keys(result: object) -> list[str]:
-    return [e.dedupe_key for e in result.emails]  # type: ignore[attr-defined]
+def keys(result: Plan) -> list[str]:
+    return [e.dedupe_key for e in result.emails]
 
 
 def test_a_notification_opens_one_task_and_acknowledges_when_configured() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from inboxbot.domain.calendar import WorkingCalendar
-from inboxbot.domain.schedule import SendingRules, TaskClock, in_sending_hours, work_due
+from inboxbot.domain.schedule import Due, SendingRules, TaskClock, in_sending_hours, work_due
 
 CAL = WorkingCalendar.build()
 RULES = SendingRules()
@@ -31,8 +31,8 @@ def task(**changes: object) -> TaskClock:
     return TaskClock(**values)  # type: ignore[arg-type]
 
 
-def whats(work: list[object]) -> list[str]:
-    return [w.what for w in work]  # type: ignore[attr-defined]
+def whats(work: list[Due]) -> list[str]:
+    return [w.what for w in work]
 
 
 def test_reminders_every_three_working_days_across_easter() -> None:
