@@ -82,12 +82,44 @@ class CalendarSettings(_Section):
 
 
 class OutgoingSettings(_Section):
-    """How the bot sends mail. The default writes .eml files to a folder."""
+    """How and when the bot sends mail. The default writes .eml files to a folder."""
 
-    transport: Literal["file"] = "file"
+    transport: Literal["file", "smtp", "graph", "ews"] = "file"
     folder: Path | None = Field(
         default=None, description="Where the file transport writes; default DATA_DIR/outbox."
     )
+    from_address: str | None = Field(
+        default=None, description="Sender of the bot's mail; default the shared mailbox."
+    )
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, description="Use INBOXBOT_OUTGOING__SMTP_PASSWORD.")
+    smtp_oauth2: bool = Field(
+        default=False, description="XOAUTH2 with the mailbox app registration (Microsoft 365)."
+    )
+    daily_cap: int = Field(
+        default=50, ge=1, le=10_000, description="Most emails one person gets from the bot a day."
+    )
+    hours_from: time = Field(
+        default=time(8, 0), description="Reminders and invites only from this London time..."
+    )
+    hours_to: time = Field(default=time(18, 0), description="...until this one, on working days.")
+    reminder_every: int = Field(default=3, ge=1, le=30, description="Working days between reminders.")
+    invite_before: int = Field(
+        default=3, ge=0, le=30, description="Working days before the due date for the invite."
+    )
+    templates_dir: Path | None = Field(default=None, description="The council's own email templates, if any.")
+    council_name: str = "the council"
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_host(self) -> OutgoingSettings:
+        if self.transport == "smtp" and not self.smtp_host:
+            raise ValueError("smtp_host is required when transport is smtp")
+        if self.hours_from >= self.hours_to:
+            raise ValueError("hours_from must be before hours_to")
+        return self
 
 
 _DUE_KINDS = Literal[
@@ -359,7 +391,11 @@ def _resolve_relative(data: dict[str, Any], base: Path) -> dict[str, Any]:
     data = dict(data)
     if "data_dir" in data:
         data["data_dir"] = fix(data["data_dir"])
-    for section, key in (("outgoing", "folder"), ("classification", "rules_dir")):
+    for section, key in (
+        ("outgoing", "folder"),
+        ("outgoing", "templates_dir"),
+        ("classification", "rules_dir"),
+    ):
         if isinstance(data.get(section), dict) and key in data[section]:
             data[section] = {**data[section], key: fix(data[section][key])}
     url = data.get("database_url")

@@ -19,10 +19,20 @@ from rich.logging import RichHandler
 from inboxbot import __version__
 from inboxbot.adapters.db.engine import DatabaseError
 from inboxbot.adapters.mail.files import SourceConfigError, SourceError
+from inboxbot.adapters.sending import SendError
 from inboxbot.config import ConfigError
 from inboxbot.domain.calendar import CalendarError
 from inboxbot.domain.rules import RuleError
-from inboxbot.entrypoints import calendar_cmd, cases_cmd, config_cmd, db_cmd, demo, explain_cmd, mail_cmd
+from inboxbot.entrypoints import (
+    calendar_cmd,
+    cases_cmd,
+    config_cmd,
+    db_cmd,
+    demo,
+    explain_cmd,
+    mail_cmd,
+    work_cmd,
+)
 from inboxbot.entrypoints.context import CliState, UsageProblem
 
 app = typer.Typer(
@@ -45,6 +55,9 @@ app.command("status")(mail_cmd.status_cmd)
 app.add_typer(mail_cmd.quarantine_app, name="quarantine")
 app.command("cases")(cases_cmd.cases_cmd)
 app.command("case")(cases_cmd.case_cmd)
+app.command("tick")(work_cmd.tick_cmd)
+app.command("tasks")(work_cmd.tasks_cmd)
+app.add_typer(work_cmd.task_app, name="task")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -102,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_fail([f"rule error: {line}" for line in str(exc).splitlines()], 2))
     except (UsageProblem, CalendarError, SourceConfigError) as exc:
         sys.exit(_fail([f"error: {exc}"], 2))
-    except (DatabaseError, SourceError) as exc:
+    except (DatabaseError, SourceError, SendError) as exc:
         sys.exit(_fail([f"error: {exc}"], 1))
     except KeyboardInterrupt:
         sys.exit(_fail(["interrupted"], 130))

@@ -12,26 +12,47 @@ from sqlalchemy import select
 from inboxbot.adapters.db.engine import safe_url
 from inboxbot.adapters.db.models import StoredMessage
 from inboxbot.adapters.mail.files import MaildirSource
-from inboxbot.config import Settings
+from inboxbot.config import DirectorySettings, ServiceArea, Settings
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.classify import ClassifySettings
 from inboxbot.entrypoints.context import state, utc_now
 from inboxbot.entrypoints.mail_cmd import service_keywords
+from inboxbot.entrypoints.wiring import acting, composer, transport
 from inboxbot.resources import demo_mailbox
 from inboxbot.service.classifying import classify_settings
+from inboxbot.service.dispatch import dispatch
 from inboxbot.service.intake import take_in
 
 # The sample mailbox belongs to the fictional Northmere Borough Council, whose
 # gateway stamps Authentication-Results as this.
 DEMO_GATEWAY = "mx.northmere.gov.uk"
 DEMO_DOMAIN = "northmere.gov.uk"
-# The sample council's service areas, used when no directory is configured.
+# The sample council's people and service areas, used when no directory is configured.
 DEMO_SERVICE_AREAS = {
     "Adult Social Care": ["care", "carer", "social care", "care package"],
     "Housing Repairs": ["repair", "repairs", "damp", "mould", "leak"],
     "Council Tax": ["council tax", "summons", "single person discount"],
     "Planning": ["planning", "enforcement", "extension"],
 }
+
+
+def _demo_area(name: str, keywords: list[str]) -> ServiceArea:
+    slug = name.lower().replace(" ", "-")
+    return ServiceArea(
+        name=name,
+        task_recipients=[f"{slug}.complaints@{DEMO_DOMAIN}"],
+        head_of_service=f"Head of {name} <{slug}.head@{DEMO_DOMAIN}>",
+        slt_director=f"Executive Director <director.{slug}@{DEMO_DOMAIN}>",
+        keywords=keywords,
+    )
+
+
+DEMO_DIRECTORY = DirectorySettings(
+    shared_mailbox=f"Resident Experience Team <ombudsman@{DEMO_DOMAIN}>",
+    head_of_resident_contact=f"Head of Resident Contact <resident.contact@{DEMO_DOMAIN}>",
+    acknowledge={"lgsco": "intake@lgo.org.uk", "hos": "casework@housing-ombudsman.org.uk"},
+    service_areas=[_demo_area(name, words) for name, words in DEMO_SERVICE_AREAS.items()],
+)
 
 
 def demo_judgement(settings: Settings) -> ClassifySettings:
@@ -55,10 +76,19 @@ def demo(ctx: typer.Context) -> None:
     cli = state(ctx)
     settings = cli.settings()
     source = MaildirSource(demo_mailbox())
-    keywords = service_keywords(settings) or DEMO_SERVICE_AREAS
-    intake = take_in(source, cli.uow(), demo_judgement(settings), utc_now, service_keywords=keywords)
+    if not settings.directory.service_areas:
+        settings = settings.model_copy(update={"directory": DEMO_DIRECTORY})
+    intake = take_in(
+        source,
+        cli.uow(),
+        demo_judgement(settings),
+        utc_now,
+        service_keywords=service_keywords(settings),
+        acting=acting(settings),
+    )
     result, processed = intake.ingested, intake.processed
-    settings.outbox_folder.mkdir(parents=True, exist_ok=True)
+    sender = transport(settings)
+    sent = dispatch(cli.uow(), sender, composer(settings), utc_now(), daily_cap=settings.outgoing.daily_cap)
 
     out = Console(highlight=False)
     table = Table(title="Sample mailbox: what inboxbot decided", title_justify="left", show_lines=False)
@@ -97,7 +127,7 @@ def demo(ctx: typer.Context) -> None:
         f"{len(intake.registered.opened)} cases opened, {len(intake.registered.linked)} messages registered "
         "against cases; see them with: inboxbot cases, inboxbot case REF"
     )
-    out.print(f"outgoing mail folder: {settings.outbox_folder}")
+    out.print(f"{len(sent.sent)} emails written to the outgoing mail folder: {settings.outbox_folder}")
     out.print(
         f"Why a message got its kind: inboxbot explain <file>  (the sample mailbox is in {demo_mailbox()})"
     )

@@ -30,6 +30,7 @@ from inboxbot.config import Settings
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.kinds import MessageState
 from inboxbot.entrypoints.context import CliState, UsageProblem, state, utc_now
+from inboxbot.entrypoints.wiring import acting
 from inboxbot.service.classifying import classify_settings
 from inboxbot.service.ingest import record_source_error
 from inboxbot.service.intake import Filing, IntakeResult, take_in, watch
@@ -154,6 +155,7 @@ def ingest_cmd(
                 utc_now,
                 filing=filing_of(settings),
                 service_keywords=service_keywords(settings),
+                acting=acting(settings),
                 limit=limit,
                 dry_run=dry_run,
                 on_message=reporter,
@@ -301,6 +303,7 @@ def watch_cmd(
         stop,
         filing=filing_of(settings),
         service_keywords=service_keywords(settings),
+        acting=acting(settings),
         poll_seconds=settings.mailbox.poll_seconds,
         on_round=report,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, OutboxItem, StoredMessage, Task
 from inboxbot.config import DirectorySettings, ServiceArea
+from inboxbot.domain.calendar import LONDON, WorkingCalendar
 from inboxbot.domain.kinds import CaseStatus, MessageKind, MessageState, Ombudsman, OutboxStatus, TaskStatus
 from inboxbot.domain.planning import (
     OMBUDSMAN_NAMES,
@@ -49,6 +50,7 @@ class Acting:
     directory: DirectorySettings
     renderer: Renderer
     council_name: str = "the council"
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar.build)
 
 
 def new_token() -> str:
@@ -96,14 +98,20 @@ def _addresses(role: str, acting: Acting, area: ServiceArea | None, ombudsman: O
 
 
 def _context(
-    case: Case | None, task: Task | None, message: MessageFacts, reason: str, acting: Acting
+    case: Case | None,
+    task: Task | None,
+    ombudsman: Ombudsman | None,
+    kind: str,
+    reason: str,
+    acting: Acting,
+    working_days_left: int,
 ) -> dict[str, Any]:
-    ombudsman = Ombudsman(case.ombudsman) if case and case.ombudsman else message.ombudsman
+    if case and case.ombudsman:
+        ombudsman = Ombudsman(case.ombudsman)
     return {
         "case": {
-            "ombudsman_name": OMBUDSMAN_NAMES.get(ombudsman, "the Ombudsman")
-            if ombudsman
-            else "the Ombudsman",
+            # The templates say "The {{ ombudsman_name }}", so the fallback has no article.
+            "ombudsman_name": OMBUDSMAN_NAMES.get(ombudsman, "Ombudsman") if ombudsman else "Ombudsman",
             "ombudsman_ref": (case.ombudsman_ref if case else None) or "",
             "council_ref": (case.council_ref if case else None) or "",
             "service_area": (case.service_area if case else None) or "",
@@ -114,46 +122,68 @@ def _context(
             "title": task.title if task else "",
             "detail": (task.detail or "") if task else "",
             "due": task.due if task else None,
-            "working_days_left": 0,
+            "working_days_left": working_days_left,
         },
-        "message_kind": message.kind.value,
+        "message_kind": kind,
         "reason": reason,
-        "recipient_name": "",
+        "recipient_name": "colleague",
         "council_name": acting.council_name,
         "shared_mailbox": acting.directory.shared_mailbox or "",
     }
 
 
-def _queue(
+def queue_email(
     session: Session,
     email: PlannedEmail,
     *,
     case: Case | None,
     task: Task | None,
-    message: MessageFacts,
+    ombudsman: Ombudsman | None,
+    kind: str,
     acting: Acting,
     now: datetime,
-) -> None:
+    message_id: int | None = None,
+    ics: str | None = None,
+    working_days_left: int | None = None,
+) -> list[str]:
+    """Render ``email`` and put it in the outbox unless its dedupe key is there already;
+    the recipients it went to ([] when it was there already or nobody is configured)."""
     if session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == email.dedupe_key)) is not None:
-        return  # this effect was decided before: never twice
+        return []  # this effect was decided before: never twice
     area = acting.directory.area(case.service_area) if case and case.service_area else None
-    recipients = sorted(
-        {a for role in email.audience for a in _addresses(role, acting, area, message.ombudsman)}
-    )
+    recipients = sorted({a for role in email.audience for a in _addresses(role, acting, area, ombudsman)})
+    case_id, task_id = (case.id if case else None), (task.id if task else None)
     if not recipients:
         audit.record(
             session,
             now,
             "nobody to tell",
-            case_id=case.id if case else None,
-            message_id=message.message_id,
+            case_id=case_id,
+            task_id=task_id,
+            message_id=message_id,
             template=email.template,
             roles=list(email.audience),
         )
-        return
-    subject, text, html = acting.renderer.render(
-        email.template, _context(case, task, message, email.reason, acting)
-    )
+        return []
+    if working_days_left is None:
+        today = now.astimezone(LONDON).date()
+        due = task.due if task else None
+        working_days_left = max(acting.calendar.working_days_between(today, due), 0) if due else 0
+    context = _context(case, task, ombudsman, kind, email.reason, acting, working_days_left)
+    try:
+        subject, text, html = acting.renderer.render(email.template, context)
+    except Exception as exc:  # a broken template must not stop the case being registered
+        audit.record(
+            session,
+            now,
+            "email not written",
+            case_id=case_id,
+            task_id=task_id,
+            message_id=message_id,
+            template=email.template,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
+        return []
     session.add(
         OutboxItem(
             dedupe_key=email.dedupe_key,
@@ -163,8 +193,9 @@ def _queue(
             subject=subject,
             body_text=text,
             body_html=html,
-            case_id=case.id if case else None,
-            task_id=task.id if task else None,
+            ics=ics,
+            case_id=case_id,
+            task_id=task_id,
             status=OutboxStatus.PENDING.value,
         )
     )
@@ -172,12 +203,13 @@ def _queue(
         session,
         now,
         "email queued",
-        case_id=case.id if case else None,
-        task_id=task.id if task else None,
-        message_id=message.message_id,
+        case_id=case_id,
+        task_id=task_id,
+        message_id=message_id,
         template=email.template,
         to=recipients,
     )
+    return recipients
 
 
 def act(session: Session, message: StoredMessage, case: Case | None, acting: Acting, now: datetime) -> Plan:
@@ -201,6 +233,7 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
                     session, now, "task cancelled", case_id=case.id, task_id=task.id, why="case closed"
                 )
         audit.record(session, now, "case closed", case_id=case.id, message_id=message.id)
+    first_task: Task | None = None
     for planned in result.tasks:
         if case is None or session.scalar(select(Task.id).where(Task.plan_key == planned.key)) is not None:
             continue
@@ -219,13 +252,35 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
         )
         session.add(task)
         session.flush()
+        first_task = first_task or task
         audit.record(session, now, "task opened", case_id=case.id, task_id=task.id, due=str(planned.due))
         audience = ("ret",) if planned.for_ret else ("service_area",)
         if planned.for_ret or case.service_area:
             notice = PlannedEmail(f"task{task.id}:new", "task_new", audience)
-            _queue(session, notice, case=case, task=task, message=facts, acting=acting, now=now)
+            queue_email(
+                session,
+                notice,
+                case=case,
+                task=task,
+                ombudsman=facts.ombudsman,
+                kind=facts.kind.value,
+                acting=acting,
+                now=now,
+                message_id=message.id,
+            )
     for email in result.emails:
-        _queue(session, email, case=case, task=None, message=facts, acting=acting, now=now)
+        # An alert about a chaser or a report speaks of the task it gave the service area.
+        queue_email(
+            session,
+            email,
+            case=case,
+            task=first_task,
+            ombudsman=facts.ombudsman,
+            kind=facts.kind.value,
+            acting=acting,
+            now=now,
+            message_id=message.id,
+        )
     if case is not None:
         session.flush()
         case.next_due = session.scalar(

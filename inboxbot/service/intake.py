@@ -136,6 +136,7 @@ def watch(
     *,
     filing: Filing | None = None,
     service_keywords: Mapping[str, Sequence[str]] | None = None,
+    acting: Acting | None = None,
     poll_seconds: float = 60.0,
     max_backoff: float = 300.0,
     on_round: Callable[[IntakeResult], None] | None = None,
@@ -152,7 +153,9 @@ def watch(
         try:
             if source is None:
                 source = open_mailbox()
-            result = take_in(source, uow, judgement, now, filing=filing, service_keywords=service_keywords)
+            result = take_in(
+                source, uow, judgement, now, filing=filing, service_keywords=service_keywords, acting=acting
+            )
             failures = 0
             if on_round is not None:
                 on_round(result)

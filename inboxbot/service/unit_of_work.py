@@ -56,3 +56,11 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Throw away everything done since the last commit."""
         self.session.rollback()
+
+
+class DryRunUnitOfWork(UnitOfWork):
+    """A unit of work that never commits: ``--dry-run`` runs the real code and throws the result away."""
+
+    def commit(self) -> None:
+        """Flush so the code sees its own changes, but keep nothing."""
+        self.session.flush()

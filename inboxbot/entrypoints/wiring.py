@@ -1,0 +1,117 @@
+"""Putting the sending side together from the configuration: templates, transport, composing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+
+from inboxbot.adapters.db.models import OutboxItem
+from inboxbot.adapters.invites import invite
+from inboxbot.adapters.messages import Outgoing, Templates, build_email
+from inboxbot.adapters.sending import (
+    FileTransport,
+    SmtpSettings,
+    SmtpTransport,
+    Transport,
+    TransportConfigError,
+)
+from inboxbot.config import Settings
+from inboxbot.domain.schedule import SendingRules
+from inboxbot.service.actions import Acting
+from inboxbot.service.tick import InviteBuilder
+
+
+def sender_address(settings: Settings) -> str:
+    """Who the bot's mail comes from: the configured address, else the shared mailbox."""
+    return settings.outgoing.from_address or settings.directory.shared_mailbox or "inboxbot@localhost"
+
+
+def acting(settings: Settings) -> Acting:
+    """Who is who and how emails are written."""
+    return Acting(
+        settings.directory,
+        Templates(settings.outgoing.templates_dir),
+        settings.outgoing.council_name,
+        settings.working_calendar(),
+    )
+
+
+def invites() -> InviteBuilder:
+    """The calendar invite builder."""
+    return invite
+
+
+def sending_rules(settings: Settings) -> SendingRules:
+    """When and how often the bot writes to people."""
+    out = settings.outgoing
+    return SendingRules(out.reminder_every, out.invite_before, out.hours_from, out.hours_to)
+
+
+def transport(settings: Settings) -> Transport:
+    """The configured way of sending mail (one-line TransportConfigError when it cannot be built)."""
+    out = settings.outgoing
+    if out.transport == "smtp":
+        from inboxbot.adapters.mail.sources import IMAP_SCOPE, msal_token_provider
+
+        token = None
+        if out.smtp_oauth2:
+            mailbox = settings.mailbox
+            secret = mailbox.client_secret.get_secret_value() if mailbox.client_secret else ""
+            token = msal_token_provider(mailbox.tenant_id or "", mailbox.client_id or "", secret, IMAP_SCOPE)
+        auth = "xoauth2" if out.smtp_oauth2 else ("password" if out.smtp_password else None)
+        return SmtpTransport(
+            SmtpSettings(
+                host=out.smtp_host or "",
+                from_address=sender_address(settings),
+                port=out.smtp_port,
+                security=out.smtp_security,
+                auth=auth,  # type: ignore[arg-type]
+                username=out.smtp_username,
+                password=out.smtp_password.get_secret_value() if out.smtp_password else None,
+            ),
+            token_provider=token,
+        )
+    if out.transport in ("graph", "ews"):
+        return _send_as_mailbox(settings, out.transport)
+    return FileTransport(settings.outbox_folder)
+
+
+def _send_as_mailbox(settings: Settings, kind: str) -> Transport:
+    """Sending as the shared mailbox uses the account and app registration that read it."""
+    from inboxbot.adapters.mail.ews import EwsSource
+    from inboxbot.adapters.mail.graph import GraphSource
+    from inboxbot.adapters.mail.sources import open_source
+    from inboxbot.adapters.sending import EwsSendTransport, GraphSendTransport
+
+    source = open_source(settings.mailbox.source, settings.mailbox) if settings.mailbox.source else None
+    if kind == "graph" and isinstance(source, GraphSource):
+        return GraphSendTransport(source.settings)
+    if kind == "ews" and isinstance(source, EwsSource):
+        return EwsSendTransport(source.settings)
+    raise TransportConfigError(f"outgoing.transport = {kind!r} needs mailbox.source to be a {kind}:// URL")
+
+
+def composer(settings: Settings) -> Callable[[OutboxItem], EmailMessage]:
+    """Turns an outbox row into the email to send."""
+    reply_to = settings.directory.shared_mailbox or sender_address(settings)
+    domain = sender_address(settings).rpartition("@")[2] or "inboxbot.local"
+
+    def compose(item: OutboxItem) -> EmailMessage:
+        outgoing = Outgoing(
+            to=tuple(item.recipients),
+            subject=item.subject,
+            text=item.body_text,
+            html=item.body_html,
+            ics=item.ics,
+        )
+        created: datetime = item.created_at
+        return build_email(
+            outgoing,
+            from_address=sender_address(settings),
+            reply_to=reply_to,
+            message_id_domain=domain,
+            now=created,
+        )
+
+    return compose
