@@ -11,10 +11,12 @@ naming the key, never a traceback.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
-from datetime import date, time
+import warnings
+from datetime import date, datetime, time
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
@@ -295,11 +297,61 @@ class DirectorySettings(_Section):
         return next((a for a in self.service_areas if a.name.casefold() == name.casefold()), None)
 
 
+class RegisterSettings(_Section):
+    """The council's complaints register as a CSV export: its column names and formats."""
+
+    council_ref: str = Field(
+        default="Reference", min_length=1, description="Column of the complaint reference."
+    )
+    service_area: str = Field(default="Service area", min_length=1, description="Column of the service area.")
+    subject: str = Field(default="Subject", min_length=1, description="Column of the subject; optional.")
+    received: str = Field(default="Date received", min_length=1, description="Column of the date received.")
+    closed: str = Field(default="Date closed", min_length=1, description="Column of the date closed.")
+    date_format: str = Field(
+        default="%d/%m/%Y", description="strftime format of the dates; ISO dates (2026-03-02) also work."
+    )
+    encoding: str = Field(default="utf-8-sig", description="Text encoding of the CSV file.")
+
+    @field_validator("date_format")
+    @classmethod
+    def _is_a_date_format(cls, value: str) -> str:
+        if "%" not in value:
+            raise ValueError("must be a strftime format such as %d/%m/%Y")
+        try:
+            sample = date(2026, 12, 31).strftime(value)
+            datetime.strptime(sample, value)  # noqa: DTZ007 - only the format is being checked
+        except ValueError as exc:
+            raise ValueError(f"not a usable date format: {exc}") from exc
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> RegisterSettings:
+        columns = [self.council_ref, self.service_area, self.subject, self.received, self.closed]
+        folded = [c.strip().casefold() for c in columns]
+        if len(set(folded)) != len(folded):
+            raise ValueError("the register's column names must all be different")
+        return self
+
+
 class LoggingSettings(_Section):
     """Log level and format."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_logs: bool = Field(default=False, alias="json")
+
+
+# ``register`` is the section's name in the file and the environment (INBOXBOT_REGISTER__...);
+# as a field it hides ABCMeta.register on the class, which nothing here calls.
+warnings.filterwarnings("ignore", message='Field name "register" in "Settings" shadows', category=UserWarning)
 
 
 class Settings(BaseSettings):
@@ -322,6 +374,7 @@ class Settings(BaseSettings):
     classification: ClassificationSettings = ClassificationSettings()
     mailbox: MailboxSettings = MailboxSettings()
     directory: DirectorySettings = DirectorySettings()
+    register: RegisterSettings = RegisterSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -17,8 +17,10 @@ from inboxbot.adapters.db.models import Case, Event, StoredMessage
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.kinds import CaseStatus
 from inboxbot.domain.references import canonical_lgsco
+from inboxbot.entrypoints import complaints_cmd
 from inboxbot.entrypoints.context import UsageProblem, state, utc_now
-from inboxbot.service import audit
+from inboxbot.entrypoints.wiring import acting
+from inboxbot.service.replies import assign_service_area
 
 
 def _when(value: Any) -> str:
@@ -59,12 +61,28 @@ def _row(case: Case) -> dict[str, Any]:
 
 def cases_cmd(
     ctx: typer.Context,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[import FILE.csv]", help="import FILE.csv: load the council's complaints register."
+        ),
+    ] = None,
     only_open: Annotated[bool, typer.Option("--open", help="Only cases still open.")] = False,
     area: Annotated[str | None, typer.Option("--area", help="Only this service area.")] = None,
     triage: Annotated[bool, typer.Option("--triage", help="Only cases with no service area yet.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per case per line.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With import: only say what would change.")
+    ] = False,
 ) -> None:
-    """List the cases."""
+    """List the cases; `cases import FILE.csv` loads the council's complaints register."""
+    if words:
+        if words[0] != "import":
+            raise UsageProblem(f"unknown action {words[0]!r} (usage: inboxbot cases import FILE.csv)")
+        complaints_cmd.cases_import(ctx, words[1:], dry_run)
+        return
+    if dry_run:
+        raise UsageProblem("--dry-run goes with: inboxbot cases import FILE.csv --dry-run")
     with state(ctx).uow() as uow:
         query = select(Case).order_by(Case.opened_at, Case.id)
         if only_open:
@@ -186,16 +204,8 @@ def case_assign(ctx: typer.Context, ref: str, area: str, dry_run: bool) -> None:
                 f"dry run: case #{case.id} would move from {before or 'no service area'} to {known.name}"
             )
             return
-        case.service_area = known.name
-        case.updated_at = utc_now()
-        audit.record(
-            uow.session,
-            case.updated_at,
-            "service area assigned",
-            actor=getpass.getuser(),
-            case_id=case.id,
-            before=before,
-            after=known.name,
+        assign_service_area(
+            uow.session, case, known.name, getpass.getuser(), acting(cli.settings()), utc_now()
         )
         uow.commit()
         typer.echo(f"case #{case.id}: service area {known.name}")

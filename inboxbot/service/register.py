@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxbot.adapters.db.models import Case, StoredMessage
+from inboxbot.adapters.db.models import Case, Complaint, StoredMessage
 from inboxbot.domain.casework import guess_service_area, may_open_case
 from inboxbot.domain.kinds import CaseStatus, MessageKind, MessageState
 from inboxbot.domain.mailtext import parse
 from inboxbot.service import audit
 from inboxbot.service.actions import Acting, act
+from inboxbot.service.replies import handle_reply
 from inboxbot.service.unit_of_work import UnitOfWork
 
 
@@ -86,6 +87,18 @@ def _service_area_for(
 ) -> tuple[str | None, str]:
     council = judgement.get("council_ref")
     if council:
+        # The complaints register knows the ORIGINAL complaint's service area: it wins.
+        recorded = session.scalars(
+            select(Complaint.service_area).where(
+                Complaint.council_ref == str(council).strip().upper(), Complaint.service_area.is_not(None)
+            )
+        ).first()
+        if recorded:
+            known = next((name for name in keywords if name.casefold() == recorded.casefold()), None)
+            if known is None:
+                # A case for an area nobody in the directory hears about would be lost: triage it.
+                return None, f"the complaints register puts {council} in {recorded!r}, not in the directory"
+            return known, f"the complaints register for {council}"
         earlier = session.scalars(
             select(Case.service_area).where(Case.council_ref == council, Case.service_area.is_not(None))
         ).first()
@@ -137,6 +150,16 @@ def register_classified(
                 continue
             judgement = message.classification or {}
             at = now()
+            replied = handle_reply(session, message, acting, at) if acting is not None else None
+            if replied is not None:
+                # A reply to the bot's own mail was acted on: it joins its case and needs nothing more.
+                message.case_id, message.state = replied.id, MessageState.PROCESSED.value
+                audit.record(
+                    session, at, "message registered", case_id=replied.id, message_id=message.id, how="reply"
+                )
+                result.linked.append(message.id)
+                uow.commit()
+                continue
             case, how = find_case(session, judgement, message.raw)
             kind = MessageKind(message.kind or MessageKind.UNKNOWN.value)
             if case is None and may_open_case(kind, bool(message.trusted), judgement.get("ombudsman_ref")):

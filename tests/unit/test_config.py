@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inboxbot.config import ConfigError, load_settings
+from inboxbot.config import ConfigError, RegisterSettings, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -35,6 +35,15 @@ def test_the_example_config_is_valid() -> None:
     assert settings.calendar.cutoff == time(17, 0)
 
 
+def test_the_example_documents_the_register_defaults(tmp_path: Path) -> None:
+    example = (Path(__file__).parents[2] / "config.example.toml").read_text(encoding="utf-8")
+    section = example.split("# [register]\n", 1)[1].split("\n\n", 1)[0]
+    keys = [line.removeprefix("# ") for line in section.splitlines() if " = " in line]
+    settings = load_settings(write(tmp_path, "[register]\n" + "\n".join(keys) + "\n"))
+    assert len(keys) == len(RegisterSettings.model_fields)
+    assert settings.register == RegisterSettings()
+
+
 def test_relative_paths_are_taken_from_the_config_files_folder(tmp_path: Path) -> None:
     path = write(tmp_path, 'data_dir = "data"\ndatabase_url = "sqlite:///db/bot.sqlite3"\n')
     settings = load_settings(path)
@@ -57,6 +66,9 @@ def test_relative_paths_are_taken_from_the_config_files_folder(tmp_path: Path) -
         ),
         ('database_url = "mysql://x"\n', "database_url", "sqlite"),
         ("[logging]\nlevel = 3\n", "logging.level", "DEBUG"),
+        ('[register]\ndate_format = "dd/mm/yyyy"\n', "register.date_format", "strftime"),
+        ('[register]\nencoding = "klingon"\n', "register.encoding", "unknown text encoding"),
+        ('[register]\nsubject = "reference"\n', "register", "must all be different"),
     ],
 )
 def test_a_bad_value_names_the_key(tmp_path: Path, text: str, key: str, why: str) -> None:

@@ -171,6 +171,23 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None]
 
 
+class Complaint(Base):
+    """A complaint from the council's own complaints register, imported from its CSV export.
+
+    An Ombudsman case is about one of these: its service area is where a new case goes.
+    """
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_ref: Mapped[str] = mapped_column(String(64), unique=True)  # upper case, as references are found
+    service_area: Mapped[str | None] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(Text)
+    received_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    imported_at: Mapped[datetime]  # the import that last changed the row
+
+
 class SourcePosition(Base):
     """How far ingest has got in one mail source: the high-water mark a restart resumes from."""
 
