@@ -70,6 +70,9 @@ def cases_cmd(
     only_open: Annotated[bool, typer.Option("--open", help="Only cases still open.")] = False,
     area: Annotated[str | None, typer.Option("--area", help="Only this service area.")] = None,
     triage: Annotated[bool, typer.Option("--triage", help="Only cases with no service area yet.")] = False,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only open cases with a task past its due date.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per case per line.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="With import: only say what would change.")
@@ -91,6 +94,9 @@ def cases_cmd(
             query = query.where(Case.service_area == area)
         if triage:
             query = query.where(Case.service_area.is_(None))
+        if overdue:
+            today = utc_now().astimezone(LONDON).date()
+            query = query.where(Case.status == CaseStatus.OPEN.value, Case.next_due < today)
         rows = [_row(case) for case in uow.session.scalars(query)]
     if as_json:
         for row in rows:
@@ -209,3 +215,49 @@ def case_assign(ctx: typer.Context, ref: str, area: str, dry_run: bool) -> None:
         )
         uow.commit()
         typer.echo(f"case #{case.id}: service area {known.name}")
+
+
+def triage_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """What waits for a person: cases with no service area, and messages the bot would not act on."""
+    with state(ctx).uow() as uow:
+        cases = [_row(c) for c in uow.session.scalars(select(Case).where(Case.service_area.is_(None)))]
+        messages = [
+            {
+                "message": m.id,
+                "received": m.received_at.isoformat(),
+                "kind": m.kind,
+                "trusted": m.trusted,
+                "state": m.state,
+                "subject": m.subject,
+                "why": (m.classification or {}).get("evidence") or m.error,
+            }
+            for m in uow.session.scalars(
+                select(StoredMessage)
+                .where(
+                    (StoredMessage.state == "quarantined")
+                    | (StoredMessage.kind == "unknown")
+                    | (
+                        (StoredMessage.trusted.is_(False))
+                        & StoredMessage.kind.not_in(["auto_reply", "other", "case_update"])
+                    )
+                )
+                .order_by(StoredMessage.received_at)
+            )
+        ]
+    if as_json:
+        for item in [*({"case": c} for c in cases), *messages]:
+            typer.echo(json.dumps(item, default=str))
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"{len(cases)} cases need a service area (inboxbot case assign REF AREA):")
+    for c in cases:
+        out.print(
+            f"  #{c['id']} {(c['ombudsman'] or '').upper()} {c['ombudsman_ref'] or ''} {c['subject'] or ''}"
+        )
+    out.print(f"{len(messages)} messages need a person:")
+    for m in messages:
+        sender = "unverified sender" if m["trusted"] is False else m["state"]
+        out.print(f"  message #{m['message']} {m['kind'] or m['state']} ({sender}): {m['subject'] or ''}")

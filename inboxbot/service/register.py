@@ -4,8 +4,9 @@ A message joins a case by its Ombudsman reference, else by the thread it
 replies to, else by the council's complaint reference. Only a verified
 Ombudsman message about a named case may open a new case; anything else is
 linked to an existing case or left for a person. A new case gets its service
-area from an earlier case with the same council reference, else from the
-service areas' keywords, else none: it then waits in triage for RET.
+area from the complaints register (the original complaint), else from an
+earlier case with the same council reference, else from the service areas'
+keywords, else none: it then waits in triage for RET.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ the real templates and SMTP are tested on their own)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,7 @@ def compose(item: OutboxItem) -> EmailMessage:
     message = EmailMessage()
     message["To"] = ", ".join(item.recipients)
     message["Subject"] = item.subject
+    message["X-Test-Dedupe-Key"] = item.dedupe_key
     message.set_content(item.body_text)
     return message
 
@@ -174,3 +176,34 @@ def test_the_daily_cap_holds_mail_until_tomorrow(uow: UnitOfWork) -> None:
     assert sender.sent == []
     tomorrow = dispatch(uow, sender, compose, NOW + timedelta(days=1), daily_cap=5)
     assert len(tomorrow.sent) == 2
+
+
+class Crash(BaseException):
+    """The process dying: not an Exception, so nothing catches it on the way up."""
+
+
+def test_a_crash_between_send_and_mark_resends_at_most_that_one_email(uow: UnitOfWork) -> None:
+    take(uow, "lgsco-notification-01.eml", "lgsco-chaser-first-01.eml")  # several emails waiting
+    with uow:
+        waiting = len(uow.session.scalars(select(OutboxItem)).all())
+    assert waiting >= 3
+    sender = RecordingSender()
+    real_commit = uow.commit
+    calls = {"n": 0}
+
+    def commit_then_die() -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second email was accepted by the server; we die before marking it
+            raise Crash
+        real_commit()
+
+    uow.commit = commit_then_die  # type: ignore[method-assign]
+    with contextlib.suppress(Crash):
+        dispatch(uow, sender, compose, NOW)
+    uow.commit = real_commit  # type: ignore[method-assign]
+    dispatch(uow, sender, compose, NOW)  # the restart
+    keys = [str(m["X-Test-Dedupe-Key"]) for m in sender.sent]
+    assert len(keys) == waiting + 1  # everything went, and exactly one went twice
+    assert len(set(keys)) == waiting
+    with uow:
+        assert {o.status for o in uow.session.scalars(select(OutboxItem))} == {OutboxStatus.SENT.value}
