@@ -34,6 +34,7 @@ def acting(settings: Settings) -> Acting:
         Templates(settings.outgoing.templates_dir),
         settings.outgoing.council_name,
         settings.working_calendar(),
+        frozenset(settings.classification.lgsco_domains + settings.classification.hos_domains),
     )
 
 

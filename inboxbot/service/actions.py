@@ -51,6 +51,7 @@ class Acting:
     renderer: Renderer
     council_name: str = "the council"
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar.build)
+    ombudsman_domains: frozenset[str] = frozenset({"lgo.org.uk", "housing-ombudsman.org.uk"})
 
 
 def new_token() -> str:

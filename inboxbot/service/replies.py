@@ -10,7 +10,8 @@ case its service area. Anyone else's reply is handled like any other mail.
 from __future__ import annotations
 
 from datetime import datetime
-from email.utils import parseaddr
+from email.message import Message
+from email.utils import getaddresses, parseaddr
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -38,7 +39,42 @@ def handle_reply(session: Session, message: StoredMessage, acting: Acting, now: 
         return _task_done(session, message, reply, sender, acting, now)
     if isinstance(reply, AreaNamed):
         return _area_named(session, message, reply, sender, acting, now)
-    return None
+    return _answer_to_ombudsman(session, message, mail.message, sender, acting, now)
+
+
+# The tasks a reply to the Ombudsman answers: the requests for information.
+_ANSWERABLE = ("notification", "information_request", "priority")
+
+
+def _answer_to_ombudsman(
+    session: Session, message: StoredMessage, headers: Message, sender: str, acting: Acting, now: datetime
+) -> Case | None:
+    """Mail from the shared mailbox to the Ombudsman quoting the case (seen in Sent Items)
+    means the information has gone: the open information requests on that case are answered."""
+    if sender != _address(acting.directory.shared_mailbox) or not sender or not message.ombudsman_ref:
+        return None
+    recipients = getaddresses([str(headers.get("To", "")), str(headers.get("Cc", ""))])
+    domains = {address.rpartition("@")[2].lower() for _, address in recipients}
+    if not any(d == o or d.endswith("." + o) for d in domains for o in acting.ombudsman_domains):
+        return None
+    case = session.scalars(
+        select(Case).where(Case.ombudsman == message.ombudsman, Case.ombudsman_ref == message.ombudsman_ref)
+    ).first()
+    if case is None:
+        return None
+    answered = session.scalars(
+        select(Task).where(
+            Task.case_id == case.id, Task.status == TaskStatus.OPEN.value, Task.kind.in_(_ANSWERABLE)
+        )
+    ).all()
+    for task in answered:
+        task.status, task.done_at, task.done_by = TaskStatus.DONE.value, now, sender
+        task.note = "answered: the shared mailbox wrote to the Ombudsman"
+        audit.record(
+            session, now, "task done", actor=sender, case_id=case.id, task_id=task.id, message_id=message.id
+        )
+    audit.record(session, now, "reply to the Ombudsman seen", case_id=case.id, message_id=message.id)
+    return case
 
 
 def _task_done(

@@ -89,3 +89,38 @@ def test_ret_names_the_service_area_by_reply(uow: UnitOfWork) -> None:
         task_id = task.id
         keys = set(uow.session.scalars(select(OutboxItem.dedupe_key)))
     assert f"task{task_id}:new" in keys
+
+
+def test_mail_from_the_shared_mailbox_to_the_ombudsman_answers_the_request(uow: UnitOfWork) -> None:
+    take(uow, "lgsco-notification-01.eml")
+    task_id, _ = open_task(uow)
+    sent = make_message(
+        "RE: Complaint 25 018 406 - Mr K Asante - our response",
+        "Please find attached the Council's response and the documents you asked for.",
+        sender="Resident Experience Team <ombudsman@northmere.gov.uk>",
+        to="Intake Team <intake@lgo.org.uk>",
+        date=SENT,
+    )
+    deliver(uow, sent, "d")
+    with uow:
+        task = uow.session.get(Task, task_id)
+        assert task is not None
+        assert task.status == TaskStatus.DONE.value
+        assert task.done_by == "ombudsman@northmere.gov.uk"
+
+
+def test_mail_from_the_shared_mailbox_to_anyone_else_answers_nothing(uow: UnitOfWork) -> None:
+    take(uow, "lgsco-notification-01.eml")
+    task_id, _ = open_task(uow)
+    internal = make_message(
+        "Complaint 25 018 406 - can you help?",
+        "Do you have the chronology?",
+        sender="ombudsman@northmere.gov.uk",
+        to="ctax.complaints@northmere.gov.uk",
+        date=SENT,
+    )
+    deliver(uow, internal, "e")
+    with uow:
+        task = uow.session.get(Task, task_id)
+        assert task is not None
+        assert task.status == TaskStatus.OPEN.value
