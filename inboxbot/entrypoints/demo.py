@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -10,18 +11,18 @@ from rich.table import Table
 from sqlalchemy import select
 
 from inboxbot.adapters.db.engine import safe_url
-from inboxbot.adapters.db.models import StoredMessage
+from inboxbot.adapters.db.models import OutboxItem, StoredMessage
 from inboxbot.adapters.mail.files import MaildirSource
+from inboxbot.adapters.sending import FileTransport
 from inboxbot.config import DirectorySettings, ServiceArea, Settings
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.classify import ClassifySettings
-from inboxbot.entrypoints.context import state, utc_now
+from inboxbot.entrypoints.context import CliState, state, utc_now
 from inboxbot.entrypoints.mail_cmd import service_keywords
-from inboxbot.entrypoints.wiring import acting, composer, transport
+from inboxbot.entrypoints.wiring import acting, composer, invites, sending_rules
 from inboxbot.resources import demo_mailbox
 from inboxbot.service.classifying import classify_settings
-from inboxbot.service.dispatch import dispatch
-from inboxbot.service.intake import take_in
+from inboxbot.service.replay import ClockedSource, replay
 
 # The sample mailbox belongs to the fictional Northmere Borough Council, whose
 # gateway stamps Authentication-Results as this.
@@ -72,25 +73,53 @@ def _short(text: str | None, limit: int) -> str:
 
 
 def demo(ctx: typer.Context) -> None:
-    """Ingest and classify the bundled sample mailbox, then show what the bot decided."""
+    """Play the bundled sample mailbox's story (March-April 2026) with a simulated clock: classify,
+    register, give tasks, remind, invite, escalate and close, writing every email to the outbox folder."""
     cli = state(ctx)
     settings = cli.settings()
-    source = MaildirSource(demo_mailbox())
     if not settings.directory.service_areas:
         settings = settings.model_copy(update={"directory": DEMO_DIRECTORY})
-    intake = take_in(
-        source,
-        cli.uow(),
-        demo_judgement(settings),
-        utc_now,
-        service_keywords=service_keywords(settings),
-        acting=acting(settings),
+    source = ClockedSource(MaildirSource(demo_mailbox()))
+    calendar = settings.working_calendar()
+    last = source.last_arrival
+    start = (
+        date(2026, 3, 2) if last is None else min(r.astimezone(LONDON).date() for r, _ in source.arrivals())
     )
-    result, processed = intake.ingested, intake.processed
-    sender = transport(settings)
-    sent = dispatch(cli.uow(), sender, composer(settings), utc_now(), daily_cap=settings.outgoing.daily_cap)
-
+    end = calendar.add_working_days((last or utc_now()).astimezone(LONDON).date(), 5)
+    sender = FileTransport(settings.outbox_folder, clock=lambda: source.now)
+    err = Console(stderr=True)
+    with err.status("playing the sample mailbox's story...") as status:
+        story = replay(
+            source,
+            cli.uow(),
+            demo_judgement(settings),
+            acting(settings),
+            invites(),
+            sending_rules(settings),
+            sender,
+            composer(settings),
+            start=start,
+            end=end,
+            calendar=calendar,
+            keywords=service_keywords(settings),
+            on_day=lambda day: status.update(f"playing the story: {day:%a %d %b %Y}"),
+        )
     out = Console(highlight=False)
+    out.print(_classification_table(cli, source.name))
+    out.print(_sent_table(cli))
+    out.print(
+        f"Played {story.days} days ({start:%d %b} to {end:%d %b %Y}, simulated): "
+        f"{story.messages} new messages, "
+        f"{len(story.sent)} emails written to {settings.outbox_folder}; database: "
+        f"{safe_url(settings.effective_database_url)}"
+    )
+    out.print("Look further with: inboxbot cases, inboxbot case 25004217, inboxbot tasks, inboxbot triage")
+    out.print(
+        f"Why a message got its kind: inboxbot explain <file> (the sample mailbox is in {demo_mailbox()})"
+    )
+
+
+def _classification_table(cli: CliState, source: str) -> Table:
     table = Table(title="Sample mailbox: what inboxbot decided", title_justify="left", show_lines=False)
     for name, justify in (("#", "right"), ("Received", "left"), ("Subject", "left"), ("Kind", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -101,7 +130,7 @@ def demo(ctx: typer.Context) -> None:
     with cli.uow() as uow:
         messages = uow.session.scalars(
             select(StoredMessage)
-            .where(StoredMessage.source == source.name)
+            .where(StoredMessage.source == source)
             .order_by(StoredMessage.received_at, StoredMessage.id)
         ).all()
         for message in messages:
@@ -117,17 +146,19 @@ def demo(ctx: typer.Context) -> None:
             table.add_row(
                 str(message.id), when, _short(message.subject, 38), kind, case, due, trusted, _short(why, 60)
             )
-    out.print(table)
-    out.print(
-        f"{len(result.stored)} new, {result.duplicates} already stored, "
-        f"{len(processed.classified)} classified, "
-        f"{len(processed.quarantined)} quarantined; database: {safe_url(settings.effective_database_url)}"
-    )
-    out.print(
-        f"{len(intake.registered.opened)} cases opened, {len(intake.registered.linked)} messages registered "
-        "against cases; see them with: inboxbot cases, inboxbot case REF"
-    )
-    out.print(f"{len(sent.sent)} emails written to the outgoing mail folder: {settings.outbox_folder}")
-    out.print(
-        f"Why a message got its kind: inboxbot explain <file>  (the sample mailbox is in {demo_mailbox()})"
-    )
+    return table
+
+
+def _sent_table(cli: CliState) -> Table:
+    table = Table(title="What went to whom, and when (simulated clock)", title_justify="left")
+    table.add_column("Sent")
+    table.add_column("To")
+    table.add_column("Subject")
+    with cli.uow() as uow:
+        for item in uow.session.scalars(
+            select(OutboxItem).where(OutboxItem.status == "sent").order_by(OutboxItem.sent_at, OutboxItem.id)
+        ):
+            when = item.sent_at.astimezone(LONDON).strftime("%a %d %b %H:%M") if item.sent_at else ""
+            invite = " (+ invite)" if item.ics else ""
+            table.add_row(when, _short(", ".join(item.recipients), 44), _short(item.subject, 70) + invite)
+    return table

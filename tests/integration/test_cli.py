@@ -136,9 +136,12 @@ def test_demo_stores_the_sample_mailbox_once(
 
     first = run(capsys, "demo")
     assert first.code == 0, first.err
-    assert f"{expected} new, 0 already stored" in first.out
+    assert f"{expected} new messages" in first.out
+    written = len(list(Path("inboxbot-data/outbox").glob("*.eml")))
+    assert written > 50  # task emails, reminders, invites, alerts over the two months
     second = run(capsys, "demo")
-    assert f"0 new, {expected} already stored" in second.out
+    assert "0 new messages, 0 emails written" in " ".join(second.out.split())
+    assert len(list(Path("inboxbot-data/outbox").glob("*.eml"))) == written
 
     url = (
         database_url if not database_url.startswith("sqlite") else "sqlite:///inboxbot-data/inboxbot.sqlite3"
