@@ -51,7 +51,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from inboxbot.adapters.mail.ews import _REFUSED, _TRANSIENT, EwsSettings, EwsSource
-from inboxbot.adapters.mail.graph import GraphError, GraphSettings, MsalTokenProvider
+from inboxbot.adapters.mail.graph import GraphError, GraphSettings, graph_tokens
 
 log = logging.getLogger(__name__)
 
@@ -591,13 +591,9 @@ class GraphSendTransport:
         self.settings = settings
         self.name = f"graph://{settings.mailbox}"
         self._base = settings.base_url.rstrip("/")
-        self._forget_token: Callable[[], None] | None = None
-        if token_provider is None:
-            if not settings.client_secret:
-                raise ValueError(f"{self.name}: a client secret is needed to get tokens for Microsoft Graph")
-            provider = MsalTokenProvider(settings.tenant_id, settings.client_id, settings.client_secret)
-            token_provider, self._forget_token = provider, provider.forget
-        self._token_provider = token_provider
+        self._token_provider, self._forget_token = graph_tokens(
+            settings, token_provider, self.name, ValueError
+        )
         self._own_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=settings.timeout)
         self._token: str | None = None

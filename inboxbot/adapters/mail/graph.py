@@ -143,6 +143,22 @@ class MsalTokenProvider:
             self._app.remove_tokens_for_client()
 
 
+def graph_tokens(
+    settings: GraphSettings,
+    token_provider: Callable[[], str] | None,
+    name: str,
+    error: Callable[[str], Exception],
+) -> tuple[Callable[[], str], Callable[[], None] | None]:
+    """The token provider to use, and how to drop a refused token: the one given, else msal's
+    client credentials from the settings (``error`` is raised when there is no secret)."""
+    if token_provider is not None:
+        return token_provider, None
+    if not settings.client_secret:
+        raise error(f"{name}: a client secret is needed to get tokens for Microsoft Graph")
+    provider = MsalTokenProvider(settings.tenant_id, settings.client_id, settings.client_secret)
+    return provider, provider.forget
+
+
 class GraphSource:
     """One folder of a (shared) Microsoft 365 mailbox, read by delta query; implements ``MailSource``."""
 
@@ -166,13 +182,9 @@ class GraphSource:
             raise ValueError("retries must not be negative")
         self.settings = settings
         self._base = settings.base_url.rstrip("/")
-        self._forget_token: Callable[[], None] | None = None
-        if token_provider is None:
-            if not settings.client_secret:
-                raise GraphError(f"{self.name}: a client secret is needed to get tokens for Microsoft Graph")
-            provider = MsalTokenProvider(settings.tenant_id, settings.client_id, settings.client_secret)
-            token_provider, self._forget_token = provider, provider.forget
-        self._token_provider = token_provider
+        self._token_provider, self._forget_token = graph_tokens(
+            settings, token_provider, self.name, GraphError
+        )
         self._own_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=settings.timeout)
         self._sleep = sleep
