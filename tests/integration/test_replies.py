@@ -124,3 +124,23 @@ def test_mail_from_the_shared_mailbox_to_anyone_else_answers_nothing(uow: UnitOf
         task = uow.session.get(Task, task_id)
         assert task is not None
         assert task.status == TaskStatus.OPEN.value
+
+
+def test_an_out_of_office_reply_to_a_reminder_is_never_answered(uow: UnitOfWork) -> None:
+    take(uow, "lgsco-notification-01.eml")
+    _, token = open_task(uow)
+    with uow:
+        before = set(uow.session.scalars(select(OutboxItem.dedupe_key)))
+    ooo = make_message(
+        f"Automatic reply: [Case 25 018 406] [Task {token}] Reminder: Provide the information",
+        "I am out of the office until Monday. For urgent matters contact the team.",
+        sender="Priya <ctax.complaints@northmere.gov.uk>",
+        date=SENT,
+        headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+    )
+    deliver(uow, ooo, "f")
+    with uow:
+        after = set(uow.session.scalars(select(OutboxItem.dedupe_key)))
+        task = uow.session.scalars(select(Task).where(Task.token == token)).one()
+        assert task.status == TaskStatus.OPEN.value
+    assert after == before
