@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, Task
 from inboxbot.domain.kinds import TaskStatus
+from inboxbot.entrypoints.calendar_cmd import parse_date
 from inboxbot.entrypoints.context import UsageProblem, state, utc_now
 from inboxbot.entrypoints.explain_cmd import parse_instant
 from inboxbot.entrypoints.wiring import acting, composer, invites, sending_rules, transport
@@ -21,7 +23,7 @@ from inboxbot.service.dispatch import dispatch
 from inboxbot.service.tick import tick
 from inboxbot.service.unit_of_work import DryRunUnitOfWork, UnitOfWork
 
-task_app = typer.Typer(help="One task: mark it done.", no_args_is_help=True)
+task_app = typer.Typer(help="One task: mark it done, or move its due date.", no_args_is_help=True)
 
 
 def tick_cmd(
@@ -112,12 +114,7 @@ def task_done(
 ) -> None:
     """Mark a task done (the next tick cancels its calendar invite)."""
     with state(ctx).uow() as uow:
-        query = select(Task).where(Task.token == task_ref.strip().upper())
-        if task_ref.strip().isdigit():
-            query = select(Task).where(Task.id == int(task_ref))
-        task = uow.session.scalars(query).first()
-        if task is None:
-            raise UsageProblem(f"no task {task_ref!r}")
+        task = _find_task(uow.session, task_ref)
         if task.status != TaskStatus.OPEN.value:
             raise UsageProblem(f"task {task.token} is already {task.status}")
         if dry_run:
@@ -131,3 +128,53 @@ def task_done(
         )
         uow.commit()
         typer.echo(f"task {task.token} done")
+
+
+@task_app.command("due")
+def task_due(
+    ctx: typer.Context,
+    task_ref: Annotated[str, typer.Argument(metavar="ID", help="Task number or token.")],
+    new_due: Annotated[str, typer.Argument(metavar="DATE", help="The new due date, e.g. 2026-04-21.")],
+    note: Annotated[
+        str | None, typer.Option("--note", help="Why it moved (an extension agreed, say).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would change.")] = False,
+) -> None:
+    """Move a task's due date (the next tick re-sends its calendar invite with the new date)."""
+    day = parse_date(new_due)
+    with state(ctx).uow() as uow:
+        task = _find_task(uow.session, task_ref)
+        if task.status != TaskStatus.OPEN.value:
+            raise UsageProblem(f"task {task.token} is {task.status}; only an open task's due date can move")
+        if dry_run:
+            typer.echo(f"dry run: task {task.token} would be due {day.isoformat()} instead of {task.due}")
+            return
+        now, who, before = utc_now(), getpass.getuser(), task.due
+        task.due = day
+        case = uow.session.get(Case, task.case_id)
+        if case is not None:
+            uow.session.flush()
+            case.next_due = uow.session.scalar(
+                select(func.min(Task.due)).where(
+                    Task.case_id == case.id, Task.status == TaskStatus.OPEN.value
+                )
+            )
+        audit.record(
+            uow.session, now, "due date moved", actor=who, case_id=task.case_id, task_id=task.id,
+            before=str(before), after=day.isoformat(), note=note,
+        )  # fmt: skip
+        uow.commit()
+        typer.echo(f"task {task.token} now due {day.isoformat()}")
+
+
+def _find_task(session: Session, task_ref: str) -> Task:
+    text = task_ref.strip()
+    query = (
+        select(Task).where(Task.id == int(text))
+        if text.isdigit()
+        else select(Task).where(Task.token == text.upper())
+    )
+    task = session.scalars(query).first()
+    if task is None:
+        raise UsageProblem(f"no task {task_ref!r}")
+    return task

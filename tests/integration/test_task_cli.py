@@ -1,0 +1,73 @@
+"""``inboxbot tasks``, ``task done``, ``task due`` and ``tick`` from the command line (both databases)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inboxbot.resources import demo_mailbox
+from tests.support.cli import run
+
+Capsys = pytest.CaptureFixture[str]
+
+
+@pytest.fixture(autouse=True)
+def _mail_taken_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: Capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INBOXBOT_DATABASE_URL", database_url)
+    config = tmp_path / "inboxbot.toml"
+    config.write_text(
+        '[classification]\nauthserv_ids = ["mx.northmere.gov.uk"]\n'
+        '[directory]\nshared_mailbox = "ombudsman@northmere.gov.uk"\n'
+        "[[directory.service_areas]]\n"
+        'name = "Housing Repairs"\ntask_recipients = ["repairs@northmere.gov.uk"]\n'
+        'head_of_service = "repairs.head@northmere.gov.uk"\nslt_director = "place@northmere.gov.uk"\n'
+        'keywords = ["repair", "repairs", "damp", "mould", "leak"]\n'
+    )
+    monkeypatch.setenv("INBOXBOT_CONFIG", str(config))
+    assert run(capsys, "ingest", "--source", f"maildir:{demo_mailbox()}").code == 0
+
+
+def tasks(capsys: Capsys) -> list[dict[str, object]]:
+    return [json.loads(line) for line in run(capsys, "tasks", "--json").out.splitlines()]
+
+
+def test_moving_a_due_date_resends_the_invite_and_done_cancels_it(capsys: Capsys, tmp_path: Path) -> None:
+    repairs = [t for t in tasks(capsys) if t["service_area"] == "Housing Repairs" and t["status"] == "open"]
+    task = repairs[0]
+    token = str(task["token"])
+    due = str(task["due"])
+    # The invite goes three working days before the due date.
+    first = run(capsys, "tick", "--now", f"{due}T09:30")
+    assert first.code == 0, first.err
+    assert run(capsys, "tick", "--now", f"{due}T09:30").out.startswith("queued 0;")
+    moved = run(capsys, "task", "due", token, "2026-06-30", "--note", "extension agreed")
+    assert moved.out.strip() == f"task {token} now due 2026-06-30"
+    update = run(capsys, "tick", "--now", f"{due}T10:30", "--dry-run")
+    assert f"task{task['id']}:invite:1" in update.out
+    assert (
+        run(capsys, "task", "done", token, "--note", "sent to the Ombudsman").out.strip()
+        == f"task {token} done"
+    )
+    cancel = run(capsys, "tick", "--now", f"{due}T11:30", "--dry-run")
+    assert f"task{task['id']}:invite:cancel" in cancel.out
+    outbox = list((tmp_path / "inboxbot-data" / "outbox").glob("*.eml"))
+    assert any("METHOD:REQUEST" in p.read_text(errors="replace") for p in outbox)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["task", "done", "TNOPE1"], "no task 'TNOPE1'"),
+        (["task", "due", "1", "31/02/2026"], "DATE must be a date"),
+        (["tick", "--now", "yesterday"], "--now must be a date and time"),
+    ],
+)
+def test_bad_task_commands(capsys: Capsys, args: list[str], fragment: str) -> None:
+    result = run(capsys, *args)
+    assert result.code == 2
+    assert fragment in result.err
