@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 
 from inboxbot import __version__
 from inboxbot.adapters.db.engine import DatabaseError
+from inboxbot.adapters.db.lock import LockError
 from inboxbot.adapters.mail.files import SourceConfigError, SourceError
 from inboxbot.adapters.sending import SendError
 from inboxbot.config import ConfigError
@@ -31,6 +32,7 @@ from inboxbot.entrypoints import (
     demo,
     explain_cmd,
     mail_cmd,
+    run_cmd,
     work_cmd,
 )
 from inboxbot.entrypoints.context import CliState, UsageProblem
@@ -57,6 +59,8 @@ app.command("cases")(cases_cmd.cases_cmd)
 app.command("case")(cases_cmd.case_cmd)
 app.command("triage")(cases_cmd.triage_cmd)
 app.command("tick")(work_cmd.tick_cmd)
+app.command("run")(run_cmd.run_cmd)
+app.command("health")(run_cmd.health_cmd)
 app.command("tasks")(work_cmd.tasks_cmd)
 app.add_typer(work_cmd.task_app, name="task")
 
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_fail([f"rule error: {line}" for line in str(exc).splitlines()], 2))
     except (UsageProblem, CalendarError, SourceConfigError) as exc:
         sys.exit(_fail([f"error: {exc}"], 2))
-    except (DatabaseError, SourceError, SendError) as exc:
+    except (DatabaseError, SourceError, SendError, LockError) as exc:
         sys.exit(_fail([f"error: {exc}"], 1))
     except KeyboardInterrupt:
         sys.exit(_fail(["interrupted"], 130))

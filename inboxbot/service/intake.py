@@ -160,8 +160,8 @@ def watch(
             if on_round is not None:
                 on_round(result)
             if isinstance(source, WatchableSource):
-                # Wake at least every poll interval so a stop request is noticed promptly.
-                source.wait_for_new(min(poll_seconds, 60.0))
+                # Wake every few seconds (IDLE is simply re-issued) so a stop request is noticed promptly.
+                source.wait_for_new(min(poll_seconds, 10.0))
             else:
                 stop.wait(poll_seconds)
         except Exception as exc:  # the watcher must outlive any one fault of the server

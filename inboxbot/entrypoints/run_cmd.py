@@ -1,0 +1,150 @@
+"""``inboxbot run``: the long-running service, and ``inboxbot health`` for monitoring.
+
+The service takes the worker lock (a standby waits for it on PostgreSQL; a
+second instance on SQLite refuses to start), watches the mailbox in a thread
+and runs ``tick`` every minute on APScheduler. All state lives in the
+database, so a restart loses nothing and the first tick on start catches up
+with whatever was missed. SIGTERM or Ctrl-C stops it within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
+
+from inboxbot.adapters.db.lock import LockError, WorkerLock
+from inboxbot.adapters.db.models import OutboxItem, SourcePosition
+from inboxbot.adapters.mail.sources import open_source
+from inboxbot.domain.calendar import LONDON
+from inboxbot.domain.kinds import OutboxStatus
+from inboxbot.entrypoints.context import CliState, state, utc_now
+from inboxbot.entrypoints.mail_cmd import filing_of, service_keywords
+from inboxbot.entrypoints.wiring import acting, composer, invites, sending_rules, transport
+from inboxbot.service.classifying import classify_settings
+from inboxbot.service.dispatch import dispatch
+from inboxbot.service.intake import watch
+from inboxbot.service.tick import tick
+
+log = logging.getLogger(__name__)
+
+
+def _say(text: str) -> None:
+    # Plain lines on stdout, flushed: this is what a supervisor's log shows.
+    print(text, flush=True)
+
+
+def _tick_job(cli: CliState) -> None:
+    settings = cli.settings()
+    now = utc_now()
+    try:
+        queued = tick(
+            cli.uow(), acting(settings), invites(), settings.working_calendar(), sending_rules(settings), now
+        )
+        sender = transport(settings)
+        try:
+            sent = dispatch(cli.uow(), sender, composer(settings), now, daily_cap=settings.outgoing.daily_cap)
+        finally:
+            sender.close()
+    except Exception:  # one bad tick must not stop the service; the next one tries again
+        log.exception("tick failed")
+        return
+    if queued.queued or sent.sent or sent.failed:
+        _say(f"tick: queued {len(queued.queued)}, sent {len(sent.sent)}, failed {len(sent.failed)}")
+
+
+def run_cmd(
+    ctx: typer.Context,
+    tick_seconds: Annotated[int, typer.Option("--tick-seconds", min=5, help="How often to tick.")] = 60,
+    standby_seconds: Annotated[
+        int, typer.Option("--standby-seconds", min=1, help="How often a standby tries to take over.")
+    ] = 10,
+) -> None:
+    """Run the service: watch the mailbox and do the time-based work, until stopped."""
+    cli = state(ctx)
+    settings = cli.settings()
+    engine = cli.engine()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    lock_file = settings.data_dir / "inboxbot.lock"
+    lock = WorkerLock(engine, lock_file)
+    if not lock.try_acquire():
+        if not lock.postgres:
+            raise LockError(f"another inboxbot is already running on this database (lock file {lock_file})")
+        _say("standby: another instance is working; waiting to take over")
+        if not lock.wait(stop, every=float(standby_seconds)):
+            _say("stopped")
+            return
+    _say("working")
+    scheduler = BackgroundScheduler(timezone=LONDON)
+    scheduler.add_job(
+        _tick_job,
+        IntervalTrigger(seconds=tick_seconds, timezone=LONDON),
+        args=[cli],
+        next_run_time=utc_now() + timedelta(seconds=1),  # catch up at once after a restart
+        coalesce=True,
+        max_instances=1,
+        id="tick",
+    )
+    scheduler.start()
+    watcher = None
+    if settings.mailbox.source:
+        url = settings.mailbox.source
+        judgement = classify_settings(settings)
+        watcher = threading.Thread(
+            target=watch,
+            args=(lambda: open_source(url, settings.mailbox), cli.uow(), judgement, utc_now, stop),
+            kwargs={
+                "filing": filing_of(settings),
+                "service_keywords": service_keywords(settings),
+                "acting": acting(settings),
+                "poll_seconds": settings.mailbox.poll_seconds,
+            },
+            name="watch",
+            daemon=True,
+        )
+        watcher.start()
+    try:
+        while not stop.wait(2.0):
+            if not lock.still_held():
+                _say("lost the database connection that holds the worker lock; stopping")
+                stop.set()
+    finally:
+        scheduler.shutdown(wait=True)
+        if watcher is not None:
+            watcher.join(timeout=15)
+        lock.release()
+        _say("stopped")
+
+
+def health_cmd(ctx: typer.Context) -> None:
+    """Exit 0 when the database answers and no mailbox or outbox is failing; 1 otherwise (for monitoring)."""
+    cli = state(ctx)
+    with cli.uow() as uow:
+        failed = uow.session.scalar(
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.status == OutboxStatus.FAILED.value)
+        )
+        broken = [
+            row.source
+            for row in uow.session.scalars(
+                select(SourcePosition).where(SourcePosition.last_error.is_not(None))
+            )
+        ]
+    problems = []
+    if failed:
+        problems.append(f"{failed} emails failed to send")
+    if broken:
+        problems.append(f"mailbox not readable: {', '.join(broken)}")
+    if problems:
+        typer.echo("unhealthy: " + "; ".join(problems))
+        sys.exit(1)
+    typer.echo("healthy")
