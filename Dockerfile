@@ -22,5 +22,6 @@ WORKDIR /var/lib/inboxbot
 ENV INBOXBOT_CONFIG=/etc/inboxbot/inboxbot.toml
 VOLUME ["/var/lib/inboxbot"]
 
-# The long-running service arrives with the scheduler; until then the image watches the mailbox.
-CMD ["inboxbot", "watch"]
+HEALTHCHECK --interval=5m --timeout=30s --start-period=1m CMD ["inboxbot", "health"]
+# The long-running service: watches the mailbox and ticks every minute; SIGTERM stops it cleanly.
+CMD ["inboxbot", "run"]
