@@ -32,6 +32,7 @@ from inboxbot.entrypoints import (
     demo,
     explain_cmd,
     mail_cmd,
+    report_cmd,
     run_cmd,
     work_cmd,
 )
@@ -61,6 +62,8 @@ app.command("triage")(cases_cmd.triage_cmd)
 app.command("tick")(work_cmd.tick_cmd)
 app.command("run")(run_cmd.run_cmd)
 app.command("health")(run_cmd.health_cmd)
+app.command("report")(report_cmd.report_cmd)
+app.add_typer(report_cmd.export_app, name="export")
 app.command("tasks")(work_cmd.tasks_cmd)
 app.add_typer(work_cmd.task_app, name="task")
 
