@@ -342,6 +342,19 @@ class RegisterSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """When ``inboxbot run`` sends the reports (London times), and where the spreadsheet is kept."""
+
+    send: bool = Field(default=True, description="Send the scheduled reports from inboxbot run.")
+    weekly_at: time = Field(default=time(8, 0), description="Monday report time.")
+    daily_at: time = Field(default=time(8, 0), description="Daily report time, for areas with daily_report.")
+    quarterly_at: time = Field(default=time(8, 0), description="KPIs, first working day of each quarter.")
+    annual_at: time = Field(default=time(8, 0), description="Annual report, first working day of April.")
+    spreadsheet: Path | None = Field(
+        default=None, description="Keep the Ombudsman spreadsheet here, up to date."
+    )
+
+
 class LoggingSettings(_Section):
     """Log level and format."""
 
@@ -374,6 +387,7 @@ class Settings(BaseSettings):
     classification: ClassificationSettings = ClassificationSettings()
     mailbox: MailboxSettings = MailboxSettings()
     directory: DirectorySettings = DirectorySettings()
+    reports: ReportSettings = ReportSettings()
     register: RegisterSettings = RegisterSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -448,6 +462,7 @@ def _resolve_relative(data: dict[str, Any], base: Path) -> dict[str, Any]:
         ("outgoing", "folder"),
         ("outgoing", "templates_dir"),
         ("classification", "rules_dir"),
+        ("reports", "spreadsheet"),
     ):
         if isinstance(data.get(section), dict) and key in data[section]:
             data[section] = {**data[section], key: fix(data[section][key])}

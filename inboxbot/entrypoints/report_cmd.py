@@ -79,7 +79,8 @@ def _queue(
     return True
 
 
-def _send(cli: CliState, settings: Settings) -> int:
+def send_outbox(cli: CliState, settings: Settings) -> int:
+    """Send everything due in the outbox (reports carry their charts as inline images)."""
     sender = transport(settings)
     plain = composer(settings)
 
@@ -103,6 +104,39 @@ def _send(cli: CliState, settings: Settings) -> int:
         sender.close()
 
 
+def queue_overdue(cli: CliState, settings: Settings, which: str, day: date) -> int:
+    """Queue the weekly (areas and RET) or daily (areas that want it) overdue report for ``day``."""
+    directory = settings.directory
+    report = overdue_report(cli.uow(), settings.working_calendar(), day)
+    queued = 0
+    for area in directory.service_areas:
+        if which == "weekly" or area.daily_report:
+            subject, text, html = area_report_email(report, area.name)
+            who = [*area.task_recipients, area.head_of_service]
+            queued += _queue(cli, f"report:{which}:{day}:{area.name}", who, subject, text, html)
+    ret = [a for a in (directory.shared_mailbox, directory.head_of_resident_contact) if a]
+    if which == "weekly" and ret:
+        subject, text, html = ret_report_email(report)
+        queued += _queue(cli, f"report:weekly:{day}:ret", ret, subject, text, html)
+    return queued
+
+
+def render_period(cli: CliState, settings: Settings, which: str, chosen: Period) -> Rendered:
+    """The quarterly KPI or annual report for ``chosen``."""
+    if which == "quarterly":
+        return render_kpis(quarterly_kpis(cli.uow(), settings.working_calendar(), chosen))
+    return render_annual(annual_report(cli.uow(), settings.working_calendar(), chosen))
+
+
+def queue_period(cli: CliState, settings: Settings, which: str, chosen: Period) -> int:
+    """Queue the quarterly or annual report for ``chosen`` to RET, the Head of Resident Contact and SLT."""
+    directory = settings.directory
+    subject, text, html, images = render_period(cli, settings, which, chosen)
+    ret = [a for a in (directory.shared_mailbox, directory.head_of_resident_contact) if a]
+    slt = sorted({area.slt_director for area in directory.service_areas})
+    return int(_queue(cli, f"report:{which}:{chosen.label}", [*ret, *slt], subject, text, html, images))
+
+
 def report_cmd(
     ctx: typer.Context,
     which: Annotated[Which, typer.Argument(help="weekly, daily, quarterly or annual.")],
@@ -121,42 +155,28 @@ def report_cmd(
     """Make a report: weekly/daily overdue tasks per service area and for RET, quarterly KPIs, annual."""
     cli = state(ctx)
     settings = cli.settings()
-    directory = settings.directory
-    ret = [a for a in (directory.shared_mailbox, directory.head_of_resident_contact) if a]
     if which in ("weekly", "daily"):
         day = _today(today)
-        report = overdue_report(cli.uow(), settings.working_calendar(), day)
-        subject, text, html = ret_report_email(report)
+        subject, text, html = ret_report_email(overdue_report(cli.uow(), settings.working_calendar(), day))
         typer.echo(text)
         if out:
             _write(out, subject, text, html)
         if send:
-            queued = 0
-            areas = [a for a in directory.service_areas if which == "weekly" or a.daily_report]
-            for area in areas:
-                a_subject, a_text, a_html = area_report_email(report, area.name)
-                who = [*area.task_recipients, area.head_of_service]
-                queued += _queue(cli, f"report:{which}:{day}:{area.name}", who, a_subject, a_text, a_html)
-            if which == "weekly" and ret:
-                queued += _queue(cli, f"report:weekly:{day}:ret", ret, subject, text, html)
-            typer.echo(f"queued {queued} report emails; sent {_send(cli, settings)} emails from the outbox")
+            queued = queue_overdue(cli, settings, which, day)
+            typer.echo(
+                f"queued {queued} report emails; sent {send_outbox(cli, settings)} emails from the outbox"
+            )
         return
     chosen = _period(which, period)
-    rendered = (
-        render_kpis(quarterly_kpis(cli.uow(), settings.working_calendar(), chosen))
-        if which == "quarterly"
-        else render_annual(annual_report(cli.uow(), settings.working_calendar(), chosen))
-    )
-    subject, text, html, images = rendered
+    subject, text, html, images = render_period(cli, settings, which, chosen)
     typer.echo(text)
     if out:
         _write(out, subject, text, html)
         for cid, png in images.items():
             out.with_name(f"{out.stem}-{cid.split('@')[0]}.png").write_bytes(png)
     if send:
-        slt = sorted({area.slt_director for area in directory.service_areas})
-        queued = _queue(cli, f"report:{which}:{chosen.label}", [*ret, *slt], subject, text, html, images)
-        typer.echo(f"queued {int(queued)} report emails; sent {_send(cli, settings)} emails from the outbox")
+        queued = queue_period(cli, settings, which, chosen)
+        typer.echo(f"queued {queued} report emails; sent {send_outbox(cli, settings)} emails from the outbox")
 
 
 def _period(which: str, text: str | None) -> Period:

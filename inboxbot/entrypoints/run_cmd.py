@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -95,6 +95,16 @@ def run_cmd(
         max_instances=1,
         id="tick",
     )
+    # Reports queue themselves once per scheduled moment; the tick after sends them.
+    scheduler.add_job(
+        reports_job,
+        IntervalTrigger(seconds=max(tick_seconds, 60) * 5, timezone=LONDON),
+        args=[cli],
+        next_run_time=utc_now() + timedelta(seconds=2),
+        coalesce=True,
+        max_instances=1,
+        id="reports",
+    )
     scheduler.start()
     watcher = None
     if settings.mailbox.source:
@@ -148,3 +158,44 @@ def health_cmd(ctx: typer.Context) -> None:
         typer.echo("unhealthy: " + "; ".join(problems))
         sys.exit(1)
     typer.echo("healthy")
+
+
+def reports_job(cli: CliState, now: datetime | None = None) -> None:
+    """Queue each report whose scheduled moment has come and not yet been sent (catching up once
+    after a restart, but never with reports more than a week old)."""
+    from inboxbot.domain.periods import financial_year, quarter_of
+    from inboxbot.domain.report_schedule import latest_annual, latest_daily, latest_quarterly, latest_weekly
+    from inboxbot.entrypoints.report_cmd import queue_overdue, queue_period
+
+    settings = cli.settings()
+    if not settings.reports.send:
+        return
+    now = now or utc_now()
+    calendar = settings.working_calendar()
+    rules = settings.reports
+    queued = 0
+    try:
+        weekly = latest_weekly(now, rules.weekly_at)
+        if now - weekly.due_at < timedelta(days=7):
+            queued += queue_overdue(cli, settings, "weekly", weekly.as_of)
+        daily = latest_daily(now, rules.daily_at, calendar)
+        if now - daily.due_at < timedelta(days=2):
+            queued += queue_overdue(cli, settings, "daily", daily.as_of)
+        quarterly = latest_quarterly(now, rules.quarterly_at, calendar)
+        if now - quarterly.due_at < timedelta(days=7):
+            queued += queue_period(cli, settings, "quarterly", quarter_of(quarterly.as_of))
+        annual = latest_annual(now, rules.annual_at, calendar)
+        if now - annual.due_at < timedelta(days=7):
+            queued += queue_period(cli, settings, "annual", financial_year(annual.as_of.year - 1))
+        if rules.spreadsheet is not None:
+            from inboxbot.adapters.spreadsheet import write_ombudsman_spreadsheet
+            from inboxbot.service.spreadsheet_rows import case_rows
+
+            write_ombudsman_spreadsheet(
+                case_rows(cli.uow(), calendar, now.astimezone(LONDON).date()), rules.spreadsheet
+            )
+    except Exception:  # a report that cannot be made must not stop the service
+        log.exception("reports failed")
+        return
+    if queued:
+        _say(f"reports: queued {queued}")

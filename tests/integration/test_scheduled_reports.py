@@ -1,0 +1,63 @@
+"""The service's report job: each report once per scheduled moment, caught up after a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from inboxbot.adapters.db.models import OutboxItem
+from inboxbot.entrypoints.context import CliState
+from inboxbot.entrypoints.run_cmd import reports_job
+from inboxbot.resources import demo_mailbox
+from tests.support.cli import run
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> CliState:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INBOXBOT_DATABASE_URL", database_url)
+    config = tmp_path / "inboxbot.toml"
+    config.write_text(
+        '[classification]\nauthserv_ids = ["mx.northmere.gov.uk"]\n'
+        '[directory]\nshared_mailbox = "ombudsman@northmere.gov.uk"\n'
+        "[[directory.service_areas]]\n"
+        'name = "Housing Repairs"\ntask_recipients = ["repairs@northmere.gov.uk"]\n'
+        'head_of_service = "repairs.head@northmere.gov.uk"\nslt_director = "place@northmere.gov.uk"\n'
+        'keywords = ["repair", "repairs", "damp", "mould", "leak"]\n'
+        f'[reports]\nspreadsheet = "{tmp_path / "cases.xlsx"}"\n'
+    )
+    assert run(capsys, "--config", str(config), "ingest", "--source", f"maildir:{demo_mailbox()}").code == 0
+    return CliState(config_path=config)
+
+
+def keys(cli: CliState) -> set[str]:
+    with cli.uow() as uow:
+        return {k for k in uow.session.scalars(select(OutboxItem.dedupe_key)) if k.startswith("report:")}
+
+
+def test_each_report_once_per_moment(cli: CliState, tmp_path: Path) -> None:
+    # Wednesday 1 April 2026 10:00: Monday's report was missed (the service was down); Q1's KPIs are due.
+    reports_job(cli, datetime(2026, 4, 1, 10, 0, tzinfo=LONDON))
+    first = keys(cli)
+    assert {"report:weekly:2026-03-30:Housing Repairs", "report:weekly:2026-03-30:ret"} <= first
+    assert "report:quarterly:2026 Q1" in first
+    assert "report:annual:2025-26" in first
+    reports_job(cli, datetime(2026, 4, 1, 10, 5, tzinfo=LONDON))
+    assert keys(cli) == first  # nothing twice
+    assert (tmp_path / "cases.xlsx").exists()
+    # The next Monday at 08:00 (after the clocks went forward) brings the next weekly report.
+    reports_job(cli, datetime(2026, 4, 6, 8, 1, tzinfo=LONDON))
+    assert "report:weekly:2026-04-06:ret" in keys(cli)
+
+
+def test_no_report_before_its_time(cli: CliState) -> None:
+    reports_job(cli, datetime(2026, 4, 6, 7, 59, tzinfo=LONDON))
+    assert "report:weekly:2026-04-06:ret" not in keys(cli)

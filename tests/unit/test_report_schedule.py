@@ -1,0 +1,44 @@
+"""Report moments with the clock pinned, across the clock changes and bank holidays."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from inboxbot.domain.calendar import WorkingCalendar
+from inboxbot.domain.report_schedule import latest_annual, latest_daily, latest_quarterly, latest_weekly
+
+CAL = WorkingCalendar.build()
+EIGHT = time(8, 0)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_the_monday_report_is_at_eight_london_time_on_both_sides_of_the_clock_change() -> None:
+    # Monday 30 March 2026 is BST: 08:00 London is 07:00 UTC.
+    assert latest_weekly(utc("2026-03-30T06:59"), EIGHT).as_of == date(2026, 3, 23)
+    assert latest_weekly(utc("2026-03-30T07:00"), EIGHT).as_of == date(2026, 3, 30)
+    # Monday 26 October 2026 is GMT again: 08:00 London is 08:00 UTC.
+    assert latest_weekly(utc("2026-10-26T07:30"), EIGHT).as_of == date(2026, 10, 19)
+    assert latest_weekly(utc("2026-10-26T08:00"), EIGHT).due_at == utc("2026-10-26T08:00")
+
+
+def test_the_daily_report_skips_weekends_and_bank_holidays() -> None:
+    # Easter Monday 6 April 2026 at 10:00: the latest working day is Thursday 2 April.
+    assert latest_daily(utc("2026-04-06T09:00"), EIGHT, CAL).as_of == date(2026, 4, 2)
+    assert latest_daily(utc("2026-04-07T07:00"), EIGHT, CAL).as_of == date(2026, 4, 7)
+
+
+def test_the_quarterly_report_is_on_the_first_working_day_of_the_quarter() -> None:
+    # 1 January 2027 is a bank holiday (Friday): the Q4 report goes on Monday 4 January.
+    moment = latest_quarterly(utc("2027-01-04T09:00"), EIGHT, CAL)
+    assert (moment.due_at.date(), moment.as_of) == (date(2027, 1, 4), date(2026, 12, 31))
+    earlier = latest_quarterly(utc("2027-01-01T12:00"), EIGHT, CAL)
+    assert earlier.as_of == date(2026, 9, 30)
+
+
+def test_the_annual_report_follows_the_financial_year() -> None:
+    moment = latest_annual(utc("2026-04-01T09:00"), EIGHT, CAL)
+    assert (moment.due_at.date(), moment.as_of) == (date(2026, 4, 1), date(2026, 3, 31))
+    assert latest_annual(utc("2026-03-31T09:00"), EIGHT, CAL).as_of == date(2025, 3, 31)
