@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -13,16 +14,22 @@ from sqlalchemy import select
 from inboxbot.adapters.db.engine import safe_url
 from inboxbot.adapters.db.models import OutboxItem, StoredMessage
 from inboxbot.adapters.mail.files import MaildirSource
+from inboxbot.adapters.report_email import render_kpis
 from inboxbot.adapters.sending import FileTransport
+from inboxbot.adapters.spreadsheet import write_ombudsman_spreadsheet
 from inboxbot.config import DirectorySettings, ServiceArea, Settings
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.classify import ClassifySettings
+from inboxbot.domain.periods import quarter_of
 from inboxbot.entrypoints.context import CliState, state, utc_now
 from inboxbot.entrypoints.mail_cmd import service_keywords
 from inboxbot.entrypoints.wiring import acting, composer, invites, sending_rules
 from inboxbot.resources import demo_mailbox
 from inboxbot.service.classifying import classify_settings
+from inboxbot.service.kpis import quarterly_kpis
+from inboxbot.service.overdue import overdue_report, ret_report_email
 from inboxbot.service.replay import ClockedSource, replay
+from inboxbot.service.spreadsheet_rows import case_rows
 
 # The sample mailbox belongs to the fictional Northmere Borough Council, whose
 # gateway stamps Authentication-Results as this.
@@ -104,6 +111,7 @@ def demo(ctx: typer.Context) -> None:
             keywords=service_keywords(settings),
             on_day=lambda day: status.update(f"playing the story: {day:%a %d %b %Y}"),
         )
+    reports = _write_reports(cli, settings, date(2026, 4, 6))
     out = Console(highlight=False)
     out.print(_classification_table(cli, source.name))
     out.print(_sent_table(cli))
@@ -113,6 +121,7 @@ def demo(ctx: typer.Context) -> None:
         f"{len(story.sent)} emails written to {settings.outbox_folder}; database: "
         f"{safe_url(settings.effective_database_url)}"
     )
+    out.print("Reports written next to the outbox: " + ", ".join(str(p) for p in reports))
     out.print("Look further with: inboxbot cases, inboxbot case 25004217, inboxbot tasks, inboxbot triage")
     out.print(
         f"Why a message got its kind: inboxbot explain <file> (the sample mailbox is in {demo_mailbox()})"
@@ -162,3 +171,25 @@ def _sent_table(cli: CliState) -> Table:
             invite = " (+ invite)" if item.ics else ""
             table.add_row(when, _short(", ".join(item.recipients), 44), _short(item.subject, 70) + invite)
     return table
+
+
+def _write_reports(cli: CliState, settings: Settings, monday: date) -> list[Path]:
+    """The Monday report, the spreadsheet and the quarterly KPIs (with charts) as files."""
+    folder = settings.data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    calendar = settings.working_calendar()
+    _subject, _text, html = ret_report_email(overdue_report(cli.uow(), calendar, monday))
+    weekly = folder / f"overdue-{monday.isoformat()}.html"
+    weekly.write_text(html, encoding="utf-8")
+    sheet = write_ombudsman_spreadsheet(
+        case_rows(cli.uow(), calendar, monday), folder / "ombudsman-cases.xlsx"
+    )
+    quarter = quarter_of(date(2026, 3, 31))
+    _subject, _qtext, qhtml, images = render_kpis(quarterly_kpis(cli.uow(), calendar, quarter))
+    for cid, png in images.items():
+        name = f"kpis-2026-Q1-{cid.split('@')[0]}.png"
+        (folder / name).write_bytes(png)
+        qhtml = qhtml.replace(f"cid:{cid}", name)
+    kpis = folder / "kpis-2026-Q1.html"
+    kpis.write_text(qhtml, encoding="utf-8")
+    return [weekly, sheet, kpis]

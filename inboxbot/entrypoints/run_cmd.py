@@ -9,11 +9,12 @@ with whatever was missed. SIGTERM or Ctrl-C stops it within seconds.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -71,6 +72,7 @@ def run_cmd(
     """Run the service: watch the mailbox and do the time-based work, until stopped."""
     cli = state(ctx)
     settings = cli.settings()
+    _service_logging(settings.logging.level, settings.logging.json_logs, cli.verbose)
     engine = cli.engine()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -199,3 +201,48 @@ def reports_job(cli: CliState, now: datetime | None = None) -> None:
         return
     if queued:
         _say(f"reports: queued {queued}")
+
+
+class _JsonLines(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _service_logging(level: str, as_json: bool, verbose: bool) -> None:
+    """The service logs at the configured level (DEBUG with -v), as JSON lines when asked."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=logging.DEBUG if verbose else level, handlers=[handler], force=True)
+
+
+def purge_cmd(
+    ctx: typer.Context,
+    closed_before: Annotated[
+        str, typer.Option("--closed-before", help="Remove cases closed before this date.")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be removed.")] = False,
+) -> None:
+    """Remove closed cases and their mail after the retention period (an anonymised audit record stays)."""
+    import getpass
+
+    from inboxbot.entrypoints.calendar_cmd import parse_date
+    from inboxbot.service.purge import purge_closed
+
+    day = parse_date(closed_before, "--closed-before")
+    result = purge_closed(state(ctx).uow(), day, utc_now(), actor=getpass.getuser(), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(
+        f"{verb} {len(result.cases)} closed cases and {result.messages} messages (closed before {day})"
+    )
