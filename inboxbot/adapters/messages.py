@@ -131,10 +131,15 @@ class TemplateError(Exception):
     """A template that cannot be rendered; the message names the file and the problem in one line."""
 
 
+def day_month_year(value: date) -> str:
+    """``30 March 2026`` (not locale-dependent, unlike strftime)."""
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
 def long_date(value: date) -> str:
     """``Monday 30 March 2026`` (not locale-dependent, unlike strftime)."""
     _require_date(value)
-    return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{_DAYS[value.weekday()]} {day_month_year(value)}"
 
 
 def short_date(value: date) -> str:

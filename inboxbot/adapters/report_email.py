@@ -10,13 +10,12 @@ as inline parts, carrying the same loop-protection headers as the rest of the bo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
 
 from inboxbot.adapters.charts import cases_by_service_area_chart, on_time_by_quarter_chart
-from inboxbot.adapters.messages import LOOP_HEADERS
+from inboxbot.adapters.messages import LOOP_HEADERS, day_month_year
 from inboxbot.service.kpis import AnnualReport, Kpis
 
 AREAS_CID = "cases-by-area@inboxbot"
@@ -56,7 +55,7 @@ def render_kpis(kpis: Kpis) -> Rendered:
     subject = f"Ombudsman KPIs for {kpis.period.label}"
     intro = (
         f"These are the Ombudsman figures for {kpis.period.label} "
-        f"({_day(kpis.period.start)} to {_day(kpis.period.end)})."
+        f"({day_month_year(kpis.period.start)} to {day_month_year(kpis.period.end)})."
     )
     images = {
         AREAS_CID: cases_by_service_area_chart(kpis.cases_by_service_area),
@@ -81,7 +80,8 @@ def render_annual(report: AnnualReport) -> Rendered:
     subject = f"Ombudsman annual report {year.period.label}"
     intro = (
         f"This is the annual Ombudsman report for {year.period.label} "
-        f"({_day(year.period.start)} to {_day(year.period.end)}), with the figures for each quarter."
+        f"({day_month_year(year.period.start)} to {day_month_year(year.period.end)}), "
+        "with the figures for each quarter."
     )
     labels = [quarter.period.label for quarter in report.quarters]
     images = {
@@ -231,23 +231,3 @@ def _days(value: float | None) -> str:
 
 def _filename(cid: str) -> str:
     return cid.split("@", 1)[0] + ".png"
-
-
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def _day(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
