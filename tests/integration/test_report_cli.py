@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from inboxbot.resources import demo_mailbox
 from tests.support.cli import run
+from tests.support.sample import sample_council
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -19,20 +19,7 @@ Capsys = pytest.CaptureFixture[str]
 def _mail_taken_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: Capsys
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("INBOXBOT_DATABASE_URL", database_url)
-    config = tmp_path / "inboxbot.toml"
-    config.write_text(
-        '[classification]\nauthserv_ids = ["mx.northmere.gov.uk"]\n'
-        '[directory]\nshared_mailbox = "ombudsman@northmere.gov.uk"\n'
-        'head_of_resident_contact = "hrc@northmere.gov.uk"\n'
-        "[[directory.service_areas]]\n"
-        'name = "Housing Repairs"\ntask_recipients = ["repairs@northmere.gov.uk"]\n'
-        'head_of_service = "repairs.head@northmere.gov.uk"\nslt_director = "place@northmere.gov.uk"\n'
-        'keywords = ["repair", "repairs", "damp", "mould", "leak"]\n'
-    )
-    monkeypatch.setenv("INBOXBOT_CONFIG", str(config))
-    assert run(capsys, "ingest", "--source", f"maildir:{demo_mailbox()}").code == 0
+    sample_council(tmp_path, monkeypatch, database_url, capsys)
 
 
 def test_weekly_report_to_a_file_and_by_email_once(capsys: Capsys, tmp_path: Path) -> None:

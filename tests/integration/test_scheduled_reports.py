@@ -12,8 +12,7 @@ from sqlalchemy import select
 from inboxbot.adapters.db.models import OutboxItem
 from inboxbot.entrypoints.context import CliState
 from inboxbot.entrypoints.run_cmd import reports_job
-from inboxbot.resources import demo_mailbox
-from tests.support.cli import run
+from tests.support.sample import sample_council
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -22,19 +21,9 @@ LONDON = ZoneInfo("Europe/London")
 def cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> CliState:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("INBOXBOT_DATABASE_URL", database_url)
-    config = tmp_path / "inboxbot.toml"
-    config.write_text(
-        '[classification]\nauthserv_ids = ["mx.northmere.gov.uk"]\n'
-        '[directory]\nshared_mailbox = "ombudsman@northmere.gov.uk"\n'
-        "[[directory.service_areas]]\n"
-        'name = "Housing Repairs"\ntask_recipients = ["repairs@northmere.gov.uk"]\n'
-        'head_of_service = "repairs.head@northmere.gov.uk"\nslt_director = "place@northmere.gov.uk"\n'
-        'keywords = ["repair", "repairs", "damp", "mould", "leak"]\n'
-        f'[reports]\nspreadsheet = "{tmp_path / "cases.xlsx"}"\n'
+    config = sample_council(
+        tmp_path, monkeypatch, database_url, capsys, f'[reports]\nspreadsheet = "{tmp_path / "cases.xlsx"}"\n'
     )
-    assert run(capsys, "--config", str(config), "ingest", "--source", f"maildir:{demo_mailbox()}").code == 0
     return CliState(config_path=config)
 
 
