@@ -69,3 +69,33 @@ def latest_annual(now: datetime, when: time, calendar: WorkingCalendar, month: i
         start = date(local.year - 1, month, 1)
         due = _first_working_day(start, calendar)
     return Moment("annual", _at(due, when), start - timedelta(days=1))
+
+
+def next_moments(
+    now: datetime, calendar: WorkingCalendar, weekly: time, daily: time, quarterly: time, annual: time
+) -> dict[str, datetime]:
+    """When each report is next due after ``now`` (for ``inboxbot status``)."""
+    local = now.astimezone(LONDON)
+    last_week = latest_weekly(now, weekly).as_of
+    last_day = latest_daily(now, daily, calendar).as_of
+    quarter_start = date(local.year, 3 * ((local.month - 1) // 3) + 1, 1)
+    next_quarter = (
+        date(quarter_start.year + 1, 1, 1)
+        if quarter_start.month == 10
+        else date(quarter_start.year, quarter_start.month + 3, 1)
+    )
+    this_april = _at(_first_working_day(date(local.year, 4, 1), calendar), annual)
+    next_april = (
+        this_april
+        if this_april > local
+        else _at(_first_working_day(date(local.year + 1, 4, 1), calendar), annual)
+    )
+    this_quarter = _at(_first_working_day(quarter_start, calendar), quarterly)
+    return {
+        "weekly": _at(last_week + timedelta(days=7), weekly),
+        "daily": _at(calendar.next_working_day(last_day), daily),
+        "quarterly": this_quarter
+        if this_quarter > local
+        else _at(_first_working_day(next_quarter, calendar), quarterly),
+        "annual": next_april,
+    }

@@ -127,6 +127,9 @@ def case_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="With assign: only say what would change.")
     ] = False,
+    audit_only: Annotated[
+        bool, typer.Option("--audit", help="Only the audit trail: who changed what.")
+    ] = False,
 ) -> None:
     """One case: `case REF` shows its timeline; `case assign REF AREA` gives it a service area."""
     if words[0] == "assign":
@@ -136,10 +139,10 @@ def case_cmd(
         return
     if len(words) != 1:
         raise UsageProblem("usage: inboxbot case REF (or: inboxbot case assign REF AREA)")
-    case_show(ctx, words[0], as_json)
+    case_show(ctx, words[0], as_json, audit_only)
 
 
-def case_show(ctx: typer.Context, ref: str, as_json: bool) -> None:
+def case_show(ctx: typer.Context, ref: str, as_json: bool, audit_only: bool = False) -> None:
     """The case's timeline: every message and everything done, in order."""
     with state(ctx).uow() as uow:
         case = find_case(uow.session, ref)
@@ -167,6 +170,8 @@ def case_show(ctx: typer.Context, ref: str, as_json: bool) -> None:
             key=lambda item: str(item["at"]),
         )
         summary = _row(case)
+    if audit_only:
+        timeline = [item for item in timeline if item["what"] != "message"]
     if as_json:
         typer.echo(json.dumps({**summary, "timeline": timeline}, default=str))
         return

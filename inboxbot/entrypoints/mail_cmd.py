@@ -29,6 +29,7 @@ from inboxbot.adapters.mail.sources import open_source
 from inboxbot.config import Settings
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.kinds import MessageState
+from inboxbot.domain.report_schedule import next_moments
 from inboxbot.entrypoints.context import CliState, UsageProblem, state, utc_now
 from inboxbot.entrypoints.wiring import acting
 from inboxbot.service.classifying import classify_settings
@@ -239,6 +240,9 @@ def status_cmd(
     outbox = report["outbox"]
     assert isinstance(outbox, dict)
     out.print("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(outbox.items())) or "empty"))
+    upcoming = report["next_reports"]
+    assert isinstance(upcoming, dict)
+    out.print("next reports (inboxbot run sends them): " + ", ".join(f"{k} {v}" for k, v in upcoming.items()))
     sources = report["sources"]
     assert isinstance(sources, list)
     for row in sources:
@@ -271,7 +275,18 @@ def status_report(cli: CliState) -> dict[str, object]:
             }
             for row in session.scalars(select(SourcePosition).order_by(SourcePosition.source))
         ]
-    return {"messages": by_state, "outbox": outbox, "sources": sources}
+    settings = cli.settings()
+    reports = settings.reports
+    upcoming = next_moments(
+        utc_now(),
+        settings.working_calendar(),
+        reports.weekly_at,
+        reports.daily_at,
+        reports.quarterly_at,
+        reports.annual_at,
+    )
+    next_jobs = {name: when.isoformat(timespec="minutes") for name, when in upcoming.items()}
+    return {"messages": by_state, "outbox": outbox, "sources": sources, "next_reports": next_jobs}
 
 
 def watch_cmd(

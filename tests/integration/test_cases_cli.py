@@ -84,3 +84,11 @@ def test_bad_case_commands(capsys: Capsys, args: list[str], fragment: str) -> No
     result = run(capsys, *args)
     assert result.code == 2
     assert fragment in result.err
+
+
+def test_the_audit_trail_alone(capsys: Capsys) -> None:
+    run(capsys, "case", "assign", "25 004 217", "Housing Repairs")
+    timeline = json.loads(run(capsys, "case", "25 004 217", "--audit", "--json").out)["timeline"]
+    assert timeline
+    assert all(item["what"] != "message" for item in timeline)
+    assert any(item["what"] == "service area assigned" and item["who"] for item in timeline)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from inboxbot.domain.calendar import WorkingCalendar
-from inboxbot.domain.report_schedule import latest_annual, latest_daily, latest_quarterly, latest_weekly
+from inboxbot.domain.report_schedule import (
+    latest_annual,
+    latest_daily,
+    latest_quarterly,
+    latest_weekly,
+    next_moments,
+)
 
 CAL = WorkingCalendar.build()
 EIGHT = time(8, 0)
@@ -42,3 +48,11 @@ def test_the_annual_report_follows_the_financial_year() -> None:
     moment = latest_annual(utc("2026-04-01T09:00"), EIGHT, CAL)
     assert (moment.due_at.date(), moment.as_of) == (date(2026, 4, 1), date(2026, 3, 31))
     assert latest_annual(utc("2026-03-31T09:00"), EIGHT, CAL).as_of == date(2025, 3, 31)
+
+
+def test_next_moments_for_status() -> None:
+    upcoming = next_moments(utc("2026-11-23T11:00"), CAL, EIGHT, EIGHT, EIGHT, EIGHT)
+    assert upcoming["weekly"].date() == date(2026, 11, 30)
+    assert upcoming["daily"].date() == date(2026, 11, 24)
+    assert upcoming["quarterly"].date() == date(2027, 1, 4)  # 1 January 2027 is a bank holiday
+    assert upcoming["annual"] == datetime(2027, 4, 1, 7, 0, tzinfo=UTC)  # 08:00 BST
