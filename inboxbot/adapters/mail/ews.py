@@ -62,7 +62,7 @@ from exchangelib.services import CreateFolder
 from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
 from inboxbot.adapters.mail.files import SourceError
-from inboxbot.adapters.mail.retry import exponential_backoff
+from inboxbot.adapters.mail.retry import exponential_backoff, wait_or_give_up
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -241,22 +241,17 @@ class EwsSource:
                 raise
             except _TRANSIENT as exc:
                 failures += 1
-                reason = self._describe(exc)
-                if failures > self._retries:
-                    raise EwsError(
-                        f"{self.name}: {what}: gave up after {failures} failed attempts ({reason})"
-                    ) from exc
-                delay = self._server_back_off(exc) or exponential_backoff(failures)
-                log.warning(
-                    "%s: %s: %s; retrying in %.1f s (attempt %d of %d)",
-                    self.name,
-                    what,
-                    reason,
-                    delay,
-                    failures,
-                    self._retries,
+                wait_or_give_up(
+                    name=self.name,
+                    what=what,
+                    reason=self._describe(exc),
+                    failures=failures,
+                    retries=self._retries,
+                    delay=self._server_back_off(exc) or exponential_backoff(failures),
+                    sleep=self._sleep,
+                    error=EwsError,
+                    cause=exc,
                 )
-                self._sleep(delay)
             except _REFUSED as exc:
                 # Not chained: the original may carry the request that was refused.
                 raise EwsError(f"{self.name}: login refused ({self._describe(exc)})") from None

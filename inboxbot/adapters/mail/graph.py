@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from inboxbot.adapters.mail.files import SourceError
-from inboxbot.adapters.mail.retry import exponential_backoff
+from inboxbot.adapters.mail.retry import exponential_backoff, wait_or_give_up
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -256,18 +256,16 @@ class GraphSource:
             )
 
     def _wait(self, what: str, failures: int, delay: float, reason: str) -> None:
-        if failures > self._retries:
-            raise GraphError(f"{self.name}: {what}: gave up after {failures} failed attempts ({reason})")
-        log.warning(
-            "%s: %s: %s; retrying in %.1f s (attempt %d of %d)",
-            self.name,
-            what,
-            reason,
-            delay,
-            failures,
-            self._retries,
+        wait_or_give_up(
+            name=self.name,
+            what=what,
+            reason=reason,
+            failures=failures,
+            retries=self._retries,
+            delay=delay,
+            sleep=self._sleep,
+            error=GraphError,
         )
-        self._sleep(delay)
 
     def _request(
         self,
