@@ -6,7 +6,7 @@ from inboxbot.domain.kinds import MessageKind
 
 # Mail that asks nothing of the council whoever sent it (an auto-reply, a newsletter, an
 # allocation notice): not worth a person's triage even from an unverified sender.
-_HARMLESS = frozenset({MessageKind.AUTO_REPLY, MessageKind.OTHER, MessageKind.CASE_UPDATE})
+HARMLESS = frozenset({MessageKind.AUTO_REPLY, MessageKind.OTHER, MessageKind.CASE_UPDATE})
 
 
 def needs_a_person(kind: MessageKind | None, trusted: bool | None, quarantined: bool) -> bool:
@@ -14,4 +14,4 @@ def needs_a_person(kind: MessageKind | None, trusted: bool | None, quarantined: 
     is unknown, or it is about a case but its sender could not be verified."""
     if quarantined or kind is None or kind is MessageKind.UNKNOWN:
         return True
-    return not trusted and kind not in _HARMLESS
+    return not trusted and kind not in HARMLESS

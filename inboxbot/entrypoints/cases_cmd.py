@@ -17,6 +17,7 @@ from inboxbot.adapters.db.models import Case, Event, StoredMessage
 from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.kinds import CaseStatus
 from inboxbot.domain.references import canonical_lgsco
+from inboxbot.domain.triage import HARMLESS
 from inboxbot.entrypoints import complaints_cmd
 from inboxbot.entrypoints.context import UsageProblem, state, utc_now
 from inboxbot.entrypoints.wiring import acting
@@ -246,7 +247,7 @@ def triage_cmd(
                     | (StoredMessage.kind == "unknown")
                     | (
                         (StoredMessage.trusted.is_(False))
-                        & StoredMessage.kind.not_in(["auto_reply", "other", "case_update"])
+                        & StoredMessage.kind.not_in([kind.value for kind in HARMLESS])
                     )
                 )
                 .order_by(StoredMessage.received_at)

@@ -19,7 +19,6 @@ from inboxbot.adapters.mail.files import EmlFolderSource, MaildirSource
 from inboxbot.adapters.rulefiles import load_rules
 from inboxbot.config import load_settings
 from inboxbot.domain.calendar import LONDON
-from inboxbot.domain.classify import Classification
 from inboxbot.domain.references import find_references
 from inboxbot.domain.rules import run_examples
 from inboxbot.entrypoints.context import UsageProblem, state
@@ -147,13 +146,6 @@ def explain(
             typer.echo(_json_line(name, outcome))
         else:
             _show(console, name, outcome)
-
-
-def summary_row(result: Classification) -> tuple[str, str, str, str]:
-    """(kind, ref, due, rule) for tables of many messages."""
-    ref = result.ombudsman_ref or result.council_ref or ""
-    due = f"{result.due.isoformat()} ({result.due_source})" if result.due else ""
-    return result.kind.value, ref, due, result.rule or result.evidence
 
 
 def check_rules(

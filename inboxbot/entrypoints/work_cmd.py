@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, Task
@@ -19,6 +19,7 @@ from inboxbot.entrypoints.context import UsageProblem, state, utc_now
 from inboxbot.entrypoints.explain_cmd import parse_instant
 from inboxbot.entrypoints.wiring import acting, composer, invites, sending_rules, transport
 from inboxbot.service import audit
+from inboxbot.service.actions import refresh_next_due
 from inboxbot.service.dispatch import dispatch
 from inboxbot.service.tick import tick
 from inboxbot.service.unit_of_work import DryRunUnitOfWork, UnitOfWork
@@ -153,12 +154,7 @@ def task_due(
         task.due = day
         case = uow.session.get(Case, task.case_id)
         if case is not None:
-            uow.session.flush()
-            case.next_due = uow.session.scalar(
-                select(func.min(Task.due)).where(
-                    Task.case_id == case.id, Task.status == TaskStatus.OPEN.value
-                )
-            )
+            refresh_next_due(uow.session, case)
         audit.record(
             uow.session, now, "due date moved", actor=who, case_id=task.case_id, task_id=task.id,
             before=str(before), after=day.isoformat(), note=note,

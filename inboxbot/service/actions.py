@@ -283,8 +283,13 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
             message_id=message.id,
         )
     if case is not None:
-        session.flush()
-        case.next_due = session.scalar(
-            select(func.min(Task.due)).where(Task.case_id == case.id, Task.status == TaskStatus.OPEN.value)
-        )
+        refresh_next_due(session, case)
     return result
+
+
+def refresh_next_due(session: Session, case: Case) -> None:
+    """The case's next due date: the earliest due date of its open tasks."""
+    session.flush()
+    case.next_due = session.scalar(
+        select(func.min(Task.due)).where(Task.case_id == case.id, Task.status == TaskStatus.OPEN.value)
+    )
