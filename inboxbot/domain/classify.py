@@ -6,11 +6,12 @@ calendar and, when it knows better than the headers, the time of receipt.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from inboxbot.domain import headers
 from inboxbot.domain.calendar import WorkingCalendar, london_date
 from inboxbot.domain.deadlines import Deadline, find_deadlines
 from inboxbot.domain.kinds import MessageKind, Ombudsman
@@ -163,10 +164,14 @@ def _which_ombudsman(
 def _headers(mail: MailText) -> dict[str, tuple[str, ...]]:
     result: dict[str, tuple[str, ...]] = {}
     for name in _HEADERS_FOR_RULES:
-        try:
-            values = mail.message.get_all(name) or []
-        except Exception:
-            values = []
+        raw = headers.raw_values(mail.message, name)
+        if raw is not None and all(value.isascii() for value in raw):
+            values: Sequence[object] = raw
+        else:  # as the email package renders them (undecodable bytes become unknown-8bit)
+            try:
+                values = mail.message.get_all(name) or []
+            except Exception:
+                values = []
         result[name] = tuple(" ".join(str(v).split()) for v in values)
     return result
 

@@ -74,23 +74,44 @@ def _clause_before(text: str, start: int) -> str:
     return before[ends[-1].end() :] if ends else before
 
 
+# Every reference starts a word with two digits. Finding those first, then trying the full
+# patterns only there, reads the text once instead of running two look-behind-heavy patterns
+# at every character; the matches are the same as the patterns' own finditer would give.
+_WORD_DIGITS = re.compile(r"\b\d\d")
+
+
 def find_references(text: str, found_in: str) -> list[Reference]:
     """Every Ombudsman reference in ``text``, in order of appearance."""
     found: list[tuple[int, Reference]] = []
-    for pattern, ombudsman in ((_LGSCO, Ombudsman.LGSCO), (_HOS, Ombudsman.HOS)):
-        for match in pattern.finditer(text):
-            before = _clause_before(text, match.start())
-            if _NOT_A_CASE.search(before[-30:]):
-                continue
-            if ombudsman is Ombudsman.LGSCO:
-                if not _plausible_year(match.group("yy")):
-                    continue
-                ref = f"{match.group('yy')} {match.group('a')} {match.group('b')}"
-            else:
-                ref = match.group("ref")
-            background = bool(_BACKGROUND.search(before))
-            found.append((match.start(), Reference(ombudsman, ref, match.group(0), found_in, background)))
-    return [ref for _, ref in sorted(found, key=lambda item: item[0])]
+    lgsco_end = hos_end = 0
+    for candidate in _WORD_DIGITS.finditer(text):
+        start = candidate.start()
+        match = _LGSCO.match(text, start) if start >= lgsco_end else None
+        if match is not None:
+            lgsco_end = match.end()
+            reference = _reference(text, match, Ombudsman.LGSCO, found_in)
+            if reference is not None:
+                found.append((start, reference))
+        match = _HOS.match(text, start) if start >= hos_end else None
+        if match is not None:
+            hos_end = match.end()
+            reference = _reference(text, match, Ombudsman.HOS, found_in)
+            if reference is not None:
+                found.append((start, reference))
+    return [ref for _, ref in found]
+
+
+def _reference(text: str, match: re.Match[str], ombudsman: Ombudsman, found_in: str) -> Reference | None:
+    before = _clause_before(text, match.start())
+    if _NOT_A_CASE.search(before[-30:]):
+        return None
+    if ombudsman is Ombudsman.LGSCO:
+        if not _plausible_year(match.group("yy")):
+            return None
+        ref = f"{match.group('yy')} {match.group('a')} {match.group('b')}"
+    else:
+        ref = match.group("ref")
+    return Reference(ombudsman, ref, match.group(0), found_in, bool(_BACKGROUND.search(before)))
 
 
 def choose_reference(

@@ -185,6 +185,7 @@ class _Texts:
     """What one message's fields contain, worked out once and shared by every rule."""
 
     fields: tuple[tuple[str, frozenset[str]], ...]  # (where, phrases present) for the "text" conditions
+    anywhere: frozenset[str]  # every phrase present in any of those fields
     subject: frozenset[str]
     attachments: frozenset[str]
     raw_subject: str
@@ -201,7 +202,8 @@ class _Texts:
         # Regexes see each field with its whitespace collapsed, so a phrase broken across lines still matches.
         raw_text = "\n".join(" ".join(t.split()) for t in (facts.subject, facts.body, facts.attachment_text))
         attachments = index.present(normalise(" | ".join(facts.attachment_names)))
-        return cls(fields, subject, attachments, facts.subject, raw_text)
+        anywhere = frozenset().union(*(present for _, present in fields))
+        return cls(fields, anywhere, subject, attachments, facts.subject, raw_text)
 
     def find_any(self, phrases: Iterable[str]) -> Evidence | None:
         for where, present in self.fields:
@@ -226,6 +228,11 @@ class CompiledRule:
     text_regex: tuple[re.Pattern[str], ...]
     header: tuple[tuple[str, re.Pattern[str]], ...]
     source: str  # the file it came from
+    # The phrase conditions as sets, so most rules are ruled out by one set operation each.
+    subject_set: frozenset[str] = frozenset()
+    text_set: frozenset[str] = frozenset()
+    all_text_set: frozenset[str] = frozenset()
+    attachment_set: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, rule: Rule, source: str) -> CompiledRule:
@@ -241,17 +248,34 @@ class CompiledRule:
                 return ()
             return (re.compile("|".join(f"(?:{v})" for v in values), re.IGNORECASE | re.MULTILINE),)
 
+        subject, text, all_text, attachment = (
+            phrases(values) for values in (when.subject, when.text, when.all_text, when.attachment)
+        )
         return cls(
             rule=rule,
-            subject=phrases(when.subject),
-            text=phrases(when.text),
-            all_text=phrases(when.all_text),
+            subject=subject,
+            text=text,
+            all_text=all_text,
             not_text=phrases(when.not_text),
-            attachment=phrases(when.attachment),
+            attachment=attachment,
             subject_regex=regexes(when.subject_regex),
             text_regex=regexes(when.text_regex),
             header=tuple((name.lower(), re.compile(rx, re.IGNORECASE)) for name, rx in when.header.items()),
             source=source,
+            subject_set=frozenset(subject),
+            text_set=frozenset(text),
+            all_text_set=frozenset(all_text),
+            attachment_set=frozenset(attachment),
+        )
+
+    def could_match(self, texts: _Texts) -> bool:
+        """False when a phrase condition cannot hold; every condition is needed, so such a rule
+        cannot match whatever else is true."""
+        return not (
+            (self.subject_set and self.subject_set.isdisjoint(texts.subject))
+            or (self.text_set and self.text_set.isdisjoint(texts.anywhere))
+            or (self.attachment_set and self.attachment_set.isdisjoint(texts.attachments))
+            or (self.all_text_set and not self.all_text_set <= texts.anywhere)
         )
 
     def match(self, facts: Facts, texts: _Texts) -> tuple[Evidence, ...] | None:
@@ -385,7 +409,7 @@ class RuleSet:
         texts = _Texts.of(facts, self.index)
         matches = []
         for compiled in self.rules:
-            evidence = compiled.match(facts, texts)
+            evidence = compiled.match(facts, texts) if compiled.could_match(texts) else None
             if evidence is not None:
                 rule = compiled.rule
                 matches.append(RuleMatch(rule.id, rule.kind, rule.priority, evidence))

@@ -27,17 +27,17 @@ Pure: no I/O, no DNS, no clock. A malformed header gives a cautious answer, neve
 
 from __future__ import annotations
 
-import contextlib
 import email.header
+import functools
 import re
 import unicodedata
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from types import MappingProxyType
 from typing import Literal
 
+from inboxbot.domain import headers
 from inboxbot.domain.kinds import Ombudsman
 
 DEFAULT_OMBUDSMAN_DOMAINS: Mapping[str, Ombudsman] = MappingProxyType(
@@ -177,9 +177,16 @@ def _judge_authentication(
 ) -> SenderVerdict:
     base, ombudsman = match
     wanted = {_normalise_id(item) for item in settings.authserv_ids}
+    # A header can only be the gateway's if the gateway's id is written in it; reading the others
+    # in full would only throw them away (unless an empty id, Microsoft 365's form, is accepted).
+    ours = [
+        value
+        for value in _raw_values(message, _AR)
+        if "" in wanted or any(item in value.lower() for item in wanted)
+    ]
     stamped = [
         results
-        for results in (_parse_authentication_results(value) for value in _raw_values(message, _AR))
+        for results in map(_parse_authentication_results, ours)
         if results.authserv_id is not None and _normalise_id(results.authserv_id) in wanted
     ]
     if not stamped:
@@ -251,41 +258,15 @@ def _council_from_domain(domain: str, council_domains: frozenset[str]) -> str | 
 _AR = "authentication-results"
 
 
-# Each check reads several headers; the table of one message's raw headers is made once
-# and forgotten with the message.
-_HEADER_TABLES: weakref.WeakKeyDictionary[Message, dict[str, list[str]] | None] = weakref.WeakKeyDictionary()
-
-
-def _header_table(message: Message) -> dict[str, list[str]] | None:
-    try:
-        return _HEADER_TABLES[message]
-    except (KeyError, TypeError):
-        pass
-    table: dict[str, list[str]] | None
-    try:
-        items = list(message.raw_items())
-    except Exception:  # a broken message object must not take the decision down with it
-        table = None
-    else:
-        table = {}
-        for key, value in items:
-            if isinstance(key, str):
-                table.setdefault(key.strip().lower(), []).append(_recover(_as_text(value)))
-    with contextlib.suppress(TypeError):  # not weak-referenceable: just don't cache
-        _HEADER_TABLES[message] = table
-    return table
-
-
 def _raw_values(message: Message, name: str) -> list[str]:
     """Every value of header ``name`` (lower case), as the sender wrote it; [] when unreadable."""
-    table = _header_table(message)
-    if table is None:
+    values = headers.raw_values(message, name)
+    if values is None:
         try:
-            values = message.get_all(name) or []
+            values = [_as_text(value) for value in message.get_all(name) or []]
         except Exception:  # the policy parses lazily and can raise on malformed values
             return []
-        return [_recover(_as_text(value)) for value in values]
-    return list(table.get(name, ()))
+    return [_recover(value) for value in values]
 
 
 def _as_text(value: object) -> str:
@@ -338,35 +319,34 @@ def _lex(text: str) -> list[_Token]:
     quoted string runs to the end, which can only hide results, never invent them.
     """
     tokens: list[_Token] = []
-    word: list[str] = []
-    index, length = 0, len(text)
-    while index < length:
-        char = text[index]
-        if not (char in _DELIMITERS or char.isspace()):
-            word.append(char)
-            index += 1
-            continue
-        if word:
-            tokens.append(("word", "".join(word)))
-            word = []
-        if char == "(":
-            index = _skip_comment(text, index)
-        elif char == '"':
-            content, index = _read_quoted(text, index)
-            tokens.append(("quoted", content))
+    index = 0
+    search = _LEXEME.search
+    while (found := search(text, index)) is not None:
+        word, mark, opener = found.groups()
+        if word is not None:
+            tokens.append(("word", word))
+            index = found.end()
+        elif mark is not None:
+            tokens.append((mark, mark))
+            index = found.end()
+        elif opener == "(":
+            index = _skip_comment(text, found.start())
         else:
-            if char in ";=":
-                tokens.append((char, char))
-            index += 1  # whitespace, or a stray ")" that closes nothing
-    if word:
-        tokens.append(("word", "".join(word)))
+            content, index = _read_quoted(text, found.start())
+            tokens.append(("quoted", content))
     return tokens
 
 
-_DELIMITERS = frozenset('()";=')
+# A word runs up to whitespace or a delimiter; whitespace and a stray ")" are skipped by search.
+_LEXEME = re.compile(r'([^\s()";=]+)|([;=])|(["(])')
+_SIMPLE_COMMENT = re.compile(r"\([^()\\]*\)")
+_SIMPLE_QUOTED = re.compile(r'"([^"\\]*)"')
 
 
 def _skip_comment(text: str, start: int) -> int:
+    simple = _SIMPLE_COMMENT.match(text, start)
+    if simple is not None:
+        return simple.end()
     depth = 0
     index = start
     while index < len(text):
@@ -391,6 +371,9 @@ def _comment_text(text: str, start: int) -> tuple[str, int]:
 
 
 def _read_quoted(text: str, start: int) -> tuple[str, int]:
+    simple = _SIMPLE_QUOTED.match(text, start)
+    if simple is not None:
+        return simple.group(1), simple.end()
     content: list[str] = []
     index = start + 1
     while index < len(text):
@@ -507,14 +490,42 @@ class _Mailbox:
     display: str  # display name and comments, RFC 2047 decoded
 
 
-def _parse_mailboxes(value: str) -> list[_Mailbox] | None:
+@functools.lru_cache(maxsize=8)  # the sender check and the bounce check read the same From: value
+def _parse_mailboxes(value: str) -> tuple[_Mailbox, ...] | None:
     """The mailboxes in one From: value; None when it is not a plain mailbox list.
 
     Deliberately simple and strict: an angle address wins over whatever is written before it
     (which is how gateways and mail clients read ``intake@lgo.org.uk <evil@x.com>``), and group
     syntax, several angle addresses in one mailbox or a bare address with spaces are unreadable.
     """
-    chunks: list[tuple[str, list[str], list[str]]] = []  # (plain text, display pieces, angle addresses)
+    easy = _PLAIN_MAILBOX.fullmatch(value)
+    if easy is not None:  # "Name <address>" or a bare address: the same result without the loop
+        plain, angle, tail = easy.groups()
+        chunks: list[_Chunk] | None = [(plain + (tail or ""), [], [] if angle is None else [angle])]
+    else:
+        chunks = _chunks(value)
+    if chunks is None:
+        return None
+    mailboxes: list[_Mailbox] = []
+    for text, pieces, addresses in chunks:
+        if not addresses and not text.strip():
+            continue  # an empty list element, or a name with no address at all
+        mailbox = _make_mailbox(text, pieces, addresses)
+        if mailbox is None:
+            return None
+        mailboxes.append(mailbox)
+    return tuple(mailboxes)
+
+
+_Chunk = tuple[str, list[str], list[str]]  # (plain text, display pieces, angle addresses)
+# No quotes, comments, groups or lists: the loop below would read this as plain text and at most
+# one angle address (anything may stand inside the angle brackets but another bracket).
+_PLAIN_MAILBOX = re.compile(r'([^"(<>:;,]*)(?:<([^<>]*)>(\s*))?')
+
+
+def _chunks(value: str) -> list[_Chunk] | None:
+    """A From: value split into its list elements, character by character; None for group syntax."""
+    chunks: list[_Chunk] = []
     plain: list[str] = []
     display: list[str] = []
     angles: list[str] = []
@@ -542,15 +553,7 @@ def _parse_mailboxes(value: str) -> list[_Mailbox] | None:
             plain.append(char)
             index += 1
     chunks.append(("".join(plain), display, angles))
-    mailboxes: list[_Mailbox] = []
-    for text, pieces, addresses in chunks:
-        if not addresses and not text.strip():
-            continue  # an empty list element, or a name with no address at all
-        mailbox = _make_mailbox(text, pieces, addresses)
-        if mailbox is None:
-            return None
-        mailboxes.append(mailbox)
-    return mailboxes
+    return chunks
 
 
 def _make_mailbox(plain: str, display: list[str], angles: list[str]) -> _Mailbox | None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxbot.domain.kinds import Ombudsman
 from inboxbot.domain.references import (
+    _HOS,
+    _LGSCO,
+    Reference,
+    _reference,
     canonical_lgsco,
     choose_reference,
     council_reference_pattern,
@@ -84,3 +88,42 @@ def test_council_reference() -> None:
 def test_never_raises(text: str) -> None:
     for ref in find_references(text, "body"):
         assert ref.ref.replace(" ", "").isdigit()
+
+
+def _reference_find(text: str, found_in: str) -> list[Reference]:
+    """The first implementation, one finditer per pattern: the oracle for the candidate scan."""
+    found: list[tuple[int, Reference]] = []
+    for pattern, ombudsman in ((_LGSCO, Ombudsman.LGSCO), (_HOS, Ombudsman.HOS)):
+        for match in pattern.finditer(text):
+            reference = _reference(text, match, ombudsman, found_in)
+            if reference is not None:
+                found.append((match.start(), reference))
+    return [ref for _, ref in sorted(found, key=lambda item: item[0])]
+
+
+_PIECES = st.sampled_from(
+    [
+        "24",
+        "012",
+        "345",
+        "2024",
+        "12345",
+        "20241",
+        " ",
+        "-",
+        "a",
+        "£",
+        "tel ",
+        "previous case ",
+        ".",
+        "\n",
+        "x",
+        "/",
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_PIECES, max_size=14).map("".join))
+def test_the_candidate_scan_finds_exactly_what_the_full_patterns_find(text: str) -> None:
+    assert find_references(text, "body") == _reference_find(text, "body")

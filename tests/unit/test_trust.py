@@ -13,10 +13,13 @@ from hypothesis import strategies as st
 
 from inboxbot.domain.kinds import Ombudsman
 from inboxbot.domain.trust import (
+    _PLAIN_MAILBOX,
     DEFAULT_OMBUDSMAN_DOMAINS,
     AutomaticVerdict,
     SenderVerdict,
     TrustSettings,
+    _chunks,
+    _lex,
     assess_sender,
     detect_automatic,
 )
@@ -581,3 +584,78 @@ def test_nothing_is_trusted_without_the_councils_gateway(headers: list[tuple[byt
     raw = b"".join(name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
     if b"northmere" not in raw.lower():
         assert not assess_sender(parse(raw), SETTINGS).trusted
+
+
+def _reference_lex(text: str) -> list[tuple[str, str]]:
+    """The lexer as first written, one character at a time: the oracle for the fast one."""
+    tokens: list[tuple[str, str]] = []
+    word: list[str] = []
+    index, length = 0, len(text)
+    while index < length:
+        char = text[index]
+        if not (char in '()";=' or char.isspace()):
+            word.append(char)
+            index += 1
+            continue
+        if word:
+            tokens.append(("word", "".join(word)))
+            word = []
+        if char == "(":
+            depth = 0
+            while index < length:
+                if text[index] == "\\":
+                    index += 2
+                    continue
+                if text[index] == "(":
+                    depth += 1
+                elif text[index] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        index += 1
+                        break
+                index += 1
+        elif char == '"':
+            content: list[str] = []
+            index += 1
+            while index < length:
+                if text[index] == "\\" and index + 1 < length:
+                    content.append(text[index + 1])
+                    index += 2
+                    continue
+                if text[index] == '"':
+                    index += 1
+                    break
+                content.append(text[index])
+                index += 1
+            tokens.append(("quoted", "".join(content)))
+        else:
+            if char in ";=":
+                tokens.append((char, char))
+            index += 1
+    if word:
+        tokens.append(("word", "".join(word)))
+    return tokens
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab =;()"\\\t\n\u00a0\u2003x.@-')), max_size=40))
+def test_the_fast_lexer_reads_exactly_what_the_character_lexer_reads(text: str) -> None:
+    assert _lex(text) == _reference_lex(text)
+
+
+def test_the_lexer_reads_a_real_authentication_results_header() -> None:
+    value = (
+        "mx.northmere.gov.uk; spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=lgo.org.uk; "
+        'dmarc=pass (p=quarantine; dis=none) header.from="lgo.org.uk"'
+    )
+    assert _lex(value) == _reference_lex(value)
+    assert ("quoted", "lgo.org.uk") in _lex(value)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab <>@.:;,"()\\\t')), max_size=30))
+def test_the_plain_mailbox_shortcut_reads_what_the_full_reader_reads(value: str) -> None:
+    easy = _PLAIN_MAILBOX.fullmatch(value)
+    if easy is not None:
+        plain, angle, tail = easy.groups()
+        assert _chunks(value) == [(plain + (tail or ""), [], [] if angle is None else [angle])]
