@@ -82,23 +82,21 @@ _WORD_DIGITS = re.compile(r"\b\d\d")
 
 def find_references(text: str, found_in: str) -> list[Reference]:
     """Every Ombudsman reference in ``text``, in order of appearance."""
-    found: list[tuple[int, Reference]] = []
-    lgsco_end = hos_end = 0
+    found: list[Reference] = []
+    ends = [0] * len(_PATTERNS)  # where each pattern's last match ended: matches never overlap
     for candidate in _WORD_DIGITS.finditer(text):
         start = candidate.start()
-        match = _LGSCO.match(text, start) if start >= lgsco_end else None
-        if match is not None:
-            lgsco_end = match.end()
-            reference = _reference(text, match, Ombudsman.LGSCO, found_in)
-            if reference is not None:
-                found.append((start, reference))
-        match = _HOS.match(text, start) if start >= hos_end else None
-        if match is not None:
-            hos_end = match.end()
-            reference = _reference(text, match, Ombudsman.HOS, found_in)
-            if reference is not None:
-                found.append((start, reference))
-    return [ref for _, ref in found]
+        for which, (pattern, ombudsman) in enumerate(_PATTERNS):
+            match = pattern.match(text, start) if start >= ends[which] else None
+            if match is not None:
+                ends[which] = match.end()
+                reference = _reference(text, match, ombudsman, found_in)
+                if reference is not None:
+                    found.append(reference)
+    return found
+
+
+_PATTERNS = ((_LGSCO, Ombudsman.LGSCO), (_HOS, Ombudsman.HOS))
 
 
 def _reference(text: str, match: re.Match[str], ombudsman: Ombudsman, found_in: str) -> Reference | None:
