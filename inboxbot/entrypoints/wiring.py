@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from inboxbot.adapters.db.models import OutboxItem
@@ -93,6 +93,18 @@ def _send_as_mailbox(settings: Settings, kind: str) -> Transport:
     raise TransportConfigError(f"outgoing.transport = {kind!r} needs mailbox.source to be a {kind}:// URL")
 
 
+def outbox_message_id(item: OutboxItem, domain: str) -> str:
+    """The Message-ID of an outbox row's email: the same each time the row is sent.
+
+    A crash after the server accepted an email but before its row was marked sent
+    sends it again on restart (see :mod:`inboxbot.service.dispatch`); with the same
+    Message-ID the second copy is recognisably the same email, to people and to
+    mail systems that drop duplicates.
+    """
+    created = item.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    return f"<inboxbot.{item.id}.{created}@{domain}>"
+
+
 def composer(settings: Settings) -> Callable[[OutboxItem], EmailMessage]:
     """Turns an outbox row into the email to send."""
     reply_to = settings.directory.shared_mailbox or sender_address(settings)
@@ -105,6 +117,7 @@ def composer(settings: Settings) -> Callable[[OutboxItem], EmailMessage]:
             text=item.body_text,
             html=item.body_html,
             ics=item.ics,
+            headers={"Message-ID": outbox_message_id(item, domain)} if item.id is not None else {},
         )
         created: datetime = item.created_at
         return build_email(
