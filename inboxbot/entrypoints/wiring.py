@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -98,8 +99,7 @@ def outbox_message_id(item: OutboxItem, domain: str) -> str:
 
     A crash after the server accepted an email but before its row was marked sent
     sends it again on restart (see :mod:`inboxbot.service.dispatch`); with the same
-    Message-ID the second copy is recognisably the same email, to people and to
-    mail systems that drop duplicates.
+    Message-ID the second copy can be recognised as the same email.
     """
     created = item.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
     return f"<inboxbot.{item.id}.{created}@{domain}>"
@@ -111,6 +111,21 @@ def composer(settings: Settings) -> Callable[[OutboxItem], EmailMessage]:
     domain = sender_address(settings).rpartition("@")[2] or "inboxbot.local"
 
     def compose(item: OutboxItem) -> EmailMessage:
+        images = (item.headers or {}).get("images")
+        if images:
+            # A report with charts: they go inline in the HTML. (Imported here: it brings in matplotlib.)
+            from inboxbot.adapters.report_email import Rendered, build_report_email
+
+            rendered: Rendered = (
+                item.subject,
+                item.body_text,
+                item.body_html or "",
+                {cid: base64.b64decode(png) for cid, png in images.items()},
+            )
+            report = build_report_email(sender_address(settings), list(item.recipients), rendered)
+            if item.id is not None:
+                report.replace_header("Message-ID", outbox_message_id(item, domain))
+            return report
         outgoing = Outgoing(
             to=tuple(item.recipients),
             subject=item.subject,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +13,7 @@ from sqlalchemy import select
 
 from inboxbot.adapters.db.models import OutboxItem
 from inboxbot.entrypoints.context import CliState
-from inboxbot.entrypoints.scheduler import queue_due_report, report_triggers
+from inboxbot.entrypoints.scheduler import queue_due_report, report_triggers, tick_job
 from tests.support.sample import sample_council
 
 LONDON = ZoneInfo("Europe/London")
@@ -52,3 +54,15 @@ def test_each_report_once_per_moment(cli: CliState) -> None:
 def test_no_report_before_its_time(cli: CliState) -> None:
     reports_job(cli, datetime(2026, 4, 6, 7, 59, tzinfo=LONDON))
     assert "report:weekly:2026-04-06:ret" not in keys(cli)
+
+
+def test_the_service_sends_the_kpis_with_their_charts(cli: CliState, tmp_path: Path) -> None:
+    now = datetime(2026, 4, 1, 10, 0, tzinfo=LONDON)
+    reports_job(cli, now)
+    tick_job(cli, lambda: now)  # the service's tick sends what the report jobs queued
+    sent = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in (tmp_path / "inboxbot-data" / "outbox").glob("*.eml")
+    ]
+    [kpis] = [message for message in sent if message["Subject"] == "Ombudsman KPIs for 2026 Q1"]
+    assert len([part for part in kpis.walk() if part.get_content_type() == "image/png"]) == 2
