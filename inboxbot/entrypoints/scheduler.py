@@ -6,7 +6,8 @@
   wall-clock moment (``reports.weekly_at`` ...), on a :class:`ReportTrigger`
   that asks :mod:`inboxbot.domain.report_schedule` when to fire. On start, a
   moment missed while the service was down fires at once; the outbox's dedupe
-  keys make sure a report never goes twice;
+  keys make sure a report never goes twice. A report that fails is tried again
+  every five minutes (``report retries``) while its moment is recent enough;
 - ``spreadsheet`` every ``--tick-seconds``, and at once after the mailbox watcher
   takes mail in: rewrite the Ombudsman spreadsheet when the audit trail has moved on.
 
@@ -16,6 +17,7 @@ Each job catches and logs its own failures, so no job can stop the service or th
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 SPREADSHEET_JOB = "spreadsheet"
+RETRY_SECONDS = 300  # how often a report that failed is tried again
 
 
 def say(text: str) -> None:
@@ -129,20 +132,54 @@ def queue_due_report(cli: CliState, trigger: ReportTrigger, now: datetime) -> in
     return queue_period(cli, settings, "annual", financial_year(moment.as_of.year - 1))
 
 
-def report_job(cli: CliState, trigger: ReportTrigger, clock: Clock) -> None:
+class FailedReports:
+    """Reports whose last run failed (the database was away at 08:00, say): the ``report retries``
+    job tries them again every few minutes, until they go or their moment is too old to send."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reports: set[Report] = set()
+
+    def add(self, report: Report) -> None:
+        """Note that ``report`` failed."""
+        with self._lock:
+            self._reports.add(report)
+
+    def discard(self, report: Report) -> None:
+        """Note that ``report`` went (or no longer needs to)."""
+        with self._lock:
+            self._reports.discard(report)
+
+    def current(self) -> list[Report]:
+        """The reports to try again, in a steady order."""
+        with self._lock:
+            return [report for report in REPORTS if report in self._reports]
+
+
+def report_job(cli: CliState, trigger: ReportTrigger, clock: Clock, failed: FailedReports) -> None:
     """Queue one report (the next tick sends it)."""
     now = clock()
     try:
         queued = queue_due_report(cli, trigger, now)
     except Exception:  # a report that cannot be made must not stop the service
-        log.exception("%s report failed", trigger.report)
-        queued = 0
+        log.exception("%s report failed; trying again in a few minutes", trigger.report)
+        failed.add(trigger.report)
+        return
+    failed.discard(trigger.report)
     # Worked out here, not asked of the scheduler: a job calling back into APScheduler can
     # deadlock with its shutdown, which holds the job store's lock while waiting for jobs.
     next_at = next_moment(trigger.report, now, trigger.at, trigger.calendar)
     log.info("%s report: next at %s", trigger.report, describe(next_at))
     if queued:
         say(f"reports: queued {queued} ({trigger.report})")
+
+
+def retry_reports_job(
+    cli: CliState, triggers: dict[Report, ReportTrigger], clock: Clock, failed: FailedReports
+) -> None:
+    """Run again each report whose last run failed (each gives up once its moment is too old)."""
+    for report in failed.current():
+        report_job(cli, triggers[report], clock, failed)
 
 
 def spreadsheet_job(cli: CliState, clock: Clock) -> None:
@@ -193,17 +230,31 @@ def build_scheduler(cli: CliState, *, clock: Clock = utc_now, tick_seconds: int 
         name="tick",
     )
     if settings.reports.send:
-        for report, trigger in report_triggers(cli).items():
+        triggers = report_triggers(cli)
+        failed = FailedReports()
+        for report, trigger in triggers.items():
             scheduler.add_job(
                 report_job,
                 trigger,
-                args=[cli, trigger, clock],
+                args=[cli, trigger, clock, failed],
                 coalesce=True,  # however many moments were missed, the report goes once
                 max_instances=1,
                 misfire_grace_time=None,  # however late: the trigger decides what is too old
                 id=report,
                 name=f"{report} report",
             )
+        scheduler.add_job(
+            retry_reports_job,
+            IntervalTrigger(
+                seconds=RETRY_SECONDS, start_date=start + timedelta(seconds=RETRY_SECONDS), timezone=LONDON
+            ),
+            args=[cli, triggers, clock, failed],
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=RETRY_SECONDS,
+            id="report retries",
+            name="report retries",
+        )
     if settings.reports.spreadsheet is not None:
         scheduler.add_job(
             spreadsheet_job,

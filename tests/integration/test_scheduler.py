@@ -21,8 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 from inboxbot.adapters.db.models import OutboxItem
+from inboxbot.config import Settings
 from inboxbot.domain.report_schedule import REPORTS
+from inboxbot.entrypoints import report_cmd
 from inboxbot.entrypoints.context import CliState
+from inboxbot.entrypoints.report_cmd import queue_overdue
 from inboxbot.entrypoints.scheduler import build_scheduler, wake_spreadsheet
 from inboxbot.service.ingest import IngestResult
 from inboxbot.service.intake import IntakeResult
@@ -282,3 +285,33 @@ def test_a_spreadsheet_that_cannot_be_written_is_logged_and_the_service_carries_
     clock.advance(timedelta(seconds=60))
     driven.process()
     assert "25 011 863" in service_areas(path)
+
+
+def test_a_report_that_fails_is_tried_again_until_it_goes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    drive: Drive,
+    clock: PinnedClock,
+) -> None:
+    cli = CliState(config_path=sample_council(tmp_path, monkeypatch, database_url, capsys))
+    attempts: list[str] = []
+
+    def away_at_first(cli: CliState, settings: Settings, which: str, day: date) -> int:
+        attempts.append(which)
+        if attempts.count("weekly") == 1 and which == "weekly":
+            raise ConnectionError("the database server is restarting")
+        return queue_overdue(cli, settings, which, day)
+
+    monkeypatch.setattr(report_cmd, "queue_overdue", away_at_first)
+    driven = drive(cli, datetime(2026, 4, 13, 8, 0, tzinfo=LONDON))  # a Monday, as the report falls due
+    assert "weekly" in [job_id for job_id, _ in driven.process()]
+    assert not [key for key in keys_and_counts(cli) if key.startswith("report:weekly:")]
+    clock.advance(timedelta(minutes=5))
+    assert "report retries" in [job_id for job_id, _ in driven.process()]
+    weekly = {key for key in keys_and_counts(cli) if key.startswith("report:weekly:2026-04-13")}
+    assert weekly == {"report:weekly:2026-04-13:ret", "report:weekly:2026-04-13:Housing Repairs"}
+    clock.advance(timedelta(minutes=5))
+    driven.process()
+    assert attempts.count("weekly") == 2  # it went: not tried again
