@@ -66,7 +66,11 @@ def run_cmd(
     scheduler.start()
     for job in scheduler.get_jobs():
         if job.id in REPORTS:
-            say(f"{job.name}: next at {describe(job.next_run_time)}")
+            when = job.next_run_time
+            if when is not None and when <= utc_now():  # missed while the service was down
+                say(f"{job.name}: missed at {describe(when)}; going now")
+            else:
+                say(f"{job.name}: next at {describe(when)}")
     watcher = None
     if settings.mailbox.source:
         url = settings.mailbox.source
