@@ -2,14 +2,23 @@
 
 Written in openpyxl's write-only mode so tens of thousands of rows stay quick;
 the file appears under its name only once complete (temp file, then os.replace).
+
+:class:`KeptSpreadsheet` is the copy ``inboxbot run`` keeps up to date. It
+remembers the audit trail's mark it was written at in a small JSON file beside
+it (``.NAME.inboxbot.json``), with the size and modification time the
+spreadsheet had then. Beside the file rather than in the database, because
+the mark describes that file: a spreadsheet that was deleted, replaced or
+edited by someone, or a standby on another machine with its own copy, is
+noticed and written afresh, and no table is needed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +28,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from inboxbot.domain.kinds import Ombudsman
+from inboxbot.service.spreadsheet_keeper import AuditMark
 from inboxbot.service.spreadsheet_rows import CaseRow
 
 DATE_FORMAT = "dd/mm/yyyy"
@@ -64,6 +74,7 @@ def _values(row: CaseRow) -> list[object]:
 def write_ombudsman_spreadsheet(rows: Iterable[CaseRow], path: Path | str) -> Path:
     """Write the cases to ``path`` (.xlsx), replacing any file there only once the new one is complete."""
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)  # before the workbook: nothing half-made to clean up
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Ombudsman cases")
     sheet.freeze_panes = "A2"
@@ -87,14 +98,50 @@ def write_ombudsman_spreadsheet(rows: Iterable[CaseRow], path: Path | str) -> Pa
                 out.append(value)
         sheet.append(out)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _replace(target, workbook.save)
+    return target
+
+
+def _replace(target: Path, save: Callable[[str], object]) -> None:
+    """Have ``save`` write a temporary file beside ``target``, then put it in ``target``'s place."""
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
-        workbook.save(temp_name)
+        save(temp_name)
         os.replace(temp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    return target
+
+
+class KeptSpreadsheet:
+    """The spreadsheet at ``path`` and the audit mark it was written at (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.mark_file = path.with_name(f".{path.name}.inboxbot.json")
+
+    def written_mark(self) -> AuditMark | None:
+        """The mark it was written at; None when it is missing, was changed since, or has no mark."""
+        try:
+            stat = self.path.stat()
+            kept = json.loads(self.mark_file.read_text(encoding="utf-8"))
+            if (kept["size"], kept["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
+                return None  # not the file we wrote
+            return AuditMark(int(kept["last_event"]), int(kept["events"]), date.fromisoformat(kept["day"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def write(self, rows: Sequence[CaseRow], mark: AuditMark) -> None:
+        """Write the spreadsheet, then its mark (a crash in between means it is written again)."""
+        write_ombudsman_spreadsheet(rows, self.path)
+        stat = self.path.stat()
+        kept = {
+            "last_event": mark.last_event,
+            "events": mark.events,
+            "day": mark.day.isoformat(),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
+        _replace(self.mark_file, lambda name: Path(name).write_text(json.dumps(kept), encoding="utf-8"))

@@ -1,17 +1,31 @@
-"""When each report is due: the latest scheduled moment at or before now (pure).
+"""When each report is due: the latest scheduled moment at or before now, and the next (pure).
 
-The service asks this on every tick and queues a report once per moment (the
-outbox's dedupe key carries it), so a report missed while the service was down
-goes once on start, and never twice. Moments are London wall-clock times, so
-they stay at 08:00 across the clock changes.
+``inboxbot run`` gives each report its own scheduler job whose trigger asks
+:func:`next_moment` when to fire next, and on start fires at once for a moment
+missed while the service was down (:func:`first_moment`, within the report's
+:data:`CATCH_UP` window). A report is queued once per moment (the outbox's
+dedupe key carries it), so a missed report goes once on start, and never twice.
+Moments are London wall-clock times, so they stay at 08:00 across the clock changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 
 from inboxbot.domain.calendar import LONDON, WorkingCalendar
+
+Report = Literal["weekly", "daily", "quarterly", "annual"]
+REPORTS: tuple[Report, ...] = ("weekly", "daily", "quarterly", "annual")
+
+# How late a missed report still goes after a restart; an older one is skipped, not sent stale.
+CATCH_UP: dict[Report, timedelta] = {
+    "weekly": timedelta(days=7),
+    "daily": timedelta(days=2),
+    "quarterly": timedelta(days=7),
+    "annual": timedelta(days=7),
+}
 
 
 @dataclass(frozen=True)
@@ -71,31 +85,44 @@ def latest_annual(now: datetime, when: time, calendar: WorkingCalendar, month: i
     return Moment("annual", _at(due, when), start - timedelta(days=1))
 
 
+def latest_moment(report: Report, now: datetime, when: time, calendar: WorkingCalendar) -> Moment:
+    """The latest scheduled moment of ``report`` at or before ``now``."""
+    if report == "weekly":
+        return latest_weekly(now, when)
+    if report == "daily":
+        return latest_daily(now, when, calendar)
+    if report == "quarterly":
+        return latest_quarterly(now, when, calendar)
+    return latest_annual(now, when, calendar)
+
+
+def next_moment(report: Report, after: datetime, when: time, calendar: WorkingCalendar) -> datetime:
+    """The first scheduled moment of ``report`` strictly after ``after``."""
+    latest = latest_moment(report, after, when, calendar)
+    if report == "weekly":
+        return _at(latest.as_of + timedelta(days=7), when)
+    if report == "daily":
+        return _at(calendar.next_working_day(latest.as_of), when)
+    start = latest.as_of + timedelta(days=1)  # the first day of the period the latest moment opened
+    if report == "quarterly":
+        start = date(start.year + 1, 1, 1) if start.month == 10 else date(start.year, start.month + 3, 1)
+    else:
+        start = date(start.year + 1, start.month, 1)
+    return _at(_first_working_day(start, calendar), when)
+
+
+def first_moment(report: Report, now: datetime, when: time, calendar: WorkingCalendar) -> datetime:
+    """When a service starting at ``now`` should first run ``report``: at once (the latest moment,
+    already past) when that was missed less than its :data:`CATCH_UP` ago, else the next moment."""
+    latest = latest_moment(report, now, when, calendar)
+    if now - latest.due_at < CATCH_UP[report]:
+        return latest.due_at
+    return next_moment(report, now, when, calendar)
+
+
 def next_moments(
     now: datetime, calendar: WorkingCalendar, weekly: time, daily: time, quarterly: time, annual: time
 ) -> dict[str, datetime]:
     """When each report is next due after ``now`` (for ``inboxbot status``)."""
-    local = now.astimezone(LONDON)
-    last_week = latest_weekly(now, weekly).as_of
-    last_day = latest_daily(now, daily, calendar).as_of
-    quarter_start = date(local.year, 3 * ((local.month - 1) // 3) + 1, 1)
-    next_quarter = (
-        date(quarter_start.year + 1, 1, 1)
-        if quarter_start.month == 10
-        else date(quarter_start.year, quarter_start.month + 3, 1)
-    )
-    this_april = _at(_first_working_day(date(local.year, 4, 1), calendar), annual)
-    next_april = (
-        this_april
-        if this_april > local
-        else _at(_first_working_day(date(local.year + 1, 4, 1), calendar), annual)
-    )
-    this_quarter = _at(_first_working_day(quarter_start, calendar), quarterly)
-    return {
-        "weekly": _at(last_week + timedelta(days=7), weekly),
-        "daily": _at(calendar.next_working_day(last_day), daily),
-        "quarterly": this_quarter
-        if this_quarter > local
-        else _at(_first_working_day(next_quarter, calendar), quarterly),
-        "annual": next_april,
-    }
+    times: dict[Report, time] = {"weekly": weekly, "daily": daily, "quarterly": quarterly, "annual": annual}
+    return {report: next_moment(report, now, times[report], calendar) for report in REPORTS}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,7 +11,7 @@ import typer
 from sqlalchemy import select
 
 from inboxbot.adapters.db.models import OutboxItem
-from inboxbot.adapters.report_email import Rendered, build_report_email, render_annual, render_kpis
+from inboxbot.adapters.report_email import Rendered, render_annual, render_kpis
 from inboxbot.adapters.spreadsheet import write_ombudsman_spreadsheet
 from inboxbot.config import Settings
 from inboxbot.domain.calendar import LONDON
@@ -20,7 +19,7 @@ from inboxbot.domain.kinds import OutboxStatus
 from inboxbot.domain.periods import Period, parse_period, previous_quarter, year
 from inboxbot.entrypoints.calendar_cmd import parse_date
 from inboxbot.entrypoints.context import CliState, UsageProblem, state, utc_now
-from inboxbot.entrypoints.wiring import composer, sender_address, transport
+from inboxbot.entrypoints.wiring import composer, transport
 from inboxbot.service import audit
 from inboxbot.service.dispatch import dispatch
 from inboxbot.service.kpis import annual_report, quarterly_kpis
@@ -82,23 +81,11 @@ def _queue(
 def send_outbox(cli: CliState, settings: Settings) -> int:
     """Send everything due in the outbox (reports carry their charts as inline images)."""
     sender = transport(settings)
-    plain = composer(settings)
-
-    def compose(item: OutboxItem) -> EmailMessage:
-        images = (item.headers or {}).get("images")
-        if not images:
-            return plain(item)
-        rendered: Rendered = (
-            item.subject,
-            item.body_text,
-            item.body_html or "",
-            {cid: base64.b64decode(b) for cid, b in images.items()},
-        )
-        return build_report_email(sender_address(settings), list(item.recipients), rendered)
-
     try:
         return len(
-            dispatch(cli.uow(), sender, compose, utc_now(), daily_cap=settings.outgoing.daily_cap).sent
+            dispatch(
+                cli.uow(), sender, composer(settings), utc_now(), daily_cap=settings.outgoing.daily_cap
+            ).sent
         )
     finally:
         sender.close()

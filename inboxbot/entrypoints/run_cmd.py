@@ -2,9 +2,11 @@
 
 The service takes the worker lock (a standby waits for it on PostgreSQL; a
 second instance on SQLite refuses to start), watches the mailbox in a thread
-and runs ``tick`` every minute on APScheduler. All state lives in the
-database, so a restart loses nothing and the first tick on start catches up
-with whatever was missed. SIGTERM or Ctrl-C stops it within seconds.
+and runs its jobs on APScheduler (see :mod:`inboxbot.entrypoints.scheduler`):
+``tick`` every minute, each report at its London time, the spreadsheet after
+every change. All state lives in the database, so a restart loses nothing and
+the first tick on start catches up with whatever was missed. SIGTERM or Ctrl-C
+stops it within seconds.
 """
 
 from __future__ import annotations
@@ -14,52 +16,25 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
 from inboxbot.adapters.db.lock import LockError, WorkerLock
 from inboxbot.adapters.db.models import OutboxItem, SourcePosition
 from inboxbot.adapters.mail.sources import open_source
-from inboxbot.domain.calendar import LONDON
 from inboxbot.domain.kinds import OutboxStatus
-from inboxbot.entrypoints.context import CliState, state, utc_now
+from inboxbot.domain.report_schedule import REPORTS
+from inboxbot.entrypoints.context import state, utc_now
 from inboxbot.entrypoints.mail_cmd import filing_of, service_keywords
-from inboxbot.entrypoints.wiring import acting, composer, invites, sending_rules, transport
+from inboxbot.entrypoints.scheduler import build_scheduler, describe, say, wake_spreadsheet
+from inboxbot.entrypoints.wiring import acting
 from inboxbot.service.classifying import classify_settings
-from inboxbot.service.dispatch import dispatch
 from inboxbot.service.intake import watch
-from inboxbot.service.tick import tick
 
 log = logging.getLogger(__name__)
-
-
-def _say(text: str) -> None:
-    # Plain lines on stdout, flushed: this is what a supervisor's log shows.
-    print(text, flush=True)
-
-
-def _tick_job(cli: CliState) -> None:
-    settings = cli.settings()
-    now = utc_now()
-    try:
-        queued = tick(
-            cli.uow(), acting(settings), invites(), settings.working_calendar(), sending_rules(settings), now
-        )
-        sender = transport(settings)
-        try:
-            sent = dispatch(cli.uow(), sender, composer(settings), now, daily_cap=settings.outgoing.daily_cap)
-        finally:
-            sender.close()
-    except Exception:  # one bad tick must not stop the service; the next one tries again
-        log.exception("tick failed")
-        return
-    if queued.queued or sent.sent or sent.failed:
-        _say(f"tick: queued {len(queued.queued)}, sent {len(sent.sent)}, failed {len(sent.failed)}")
 
 
 def run_cmd(
@@ -82,32 +57,20 @@ def run_cmd(
     if not lock.try_acquire():
         if not lock.postgres:
             raise LockError(f"another inboxbot is already running on this database (lock file {lock_file})")
-        _say("standby: another instance is working; waiting to take over")
+        say("standby: another instance is working; waiting to take over")
         if not lock.wait(stop, every=float(standby_seconds)):
-            _say("stopped")
+            say("stopped")
             return
-    _say("working")
-    scheduler = BackgroundScheduler(timezone=LONDON)
-    scheduler.add_job(
-        _tick_job,
-        IntervalTrigger(seconds=tick_seconds, timezone=LONDON),
-        args=[cli],
-        next_run_time=utc_now() + timedelta(seconds=1),  # catch up at once after a restart
-        coalesce=True,
-        max_instances=1,
-        id="tick",
-    )
-    # Reports queue themselves once per scheduled moment; the tick after sends them.
-    scheduler.add_job(
-        reports_job,
-        IntervalTrigger(seconds=max(tick_seconds, 60) * 5, timezone=LONDON),
-        args=[cli],
-        next_run_time=utc_now() + timedelta(seconds=2),
-        coalesce=True,
-        max_instances=1,
-        id="reports",
-    )
+    say("working")
+    scheduler = build_scheduler(cli, clock=utc_now, tick_seconds=tick_seconds)
     scheduler.start()
+    for job in scheduler.get_jobs():
+        if job.id in REPORTS:
+            when = job.next_run_time
+            if when is not None and when <= utc_now():  # missed while the service was down
+                say(f"{job.name}: missed at {describe(when)}; going now")
+            else:
+                say(f"{job.name}: next at {describe(when)}")
     watcher = None
     if settings.mailbox.source:
         url = settings.mailbox.source
@@ -120,6 +83,7 @@ def run_cmd(
                 "service_keywords": service_keywords(settings),
                 "acting": acting(settings),
                 "poll_seconds": settings.mailbox.poll_seconds,
+                "on_round": wake_spreadsheet(scheduler, utc_now),
             },
             name="watch",
             daemon=True,
@@ -128,14 +92,14 @@ def run_cmd(
     try:
         while not stop.wait(2.0):
             if not lock.still_held():
-                _say("lost the database connection that holds the worker lock; stopping")
+                say("lost the database connection that holds the worker lock; stopping")
                 stop.set()
     finally:
         scheduler.shutdown(wait=True)
         if watcher is not None:
             watcher.join(timeout=15)
         lock.release()
-        _say("stopped")
+        say("stopped")
 
 
 def health_cmd(ctx: typer.Context) -> None:
@@ -160,47 +124,6 @@ def health_cmd(ctx: typer.Context) -> None:
         typer.echo("unhealthy: " + "; ".join(problems))
         sys.exit(1)
     typer.echo("healthy")
-
-
-def reports_job(cli: CliState, now: datetime | None = None) -> None:
-    """Queue each report whose scheduled moment has come and not yet been sent (catching up once
-    after a restart, but never with reports more than a week old)."""
-    from inboxbot.domain.periods import financial_year, quarter_of
-    from inboxbot.domain.report_schedule import latest_annual, latest_daily, latest_quarterly, latest_weekly
-    from inboxbot.entrypoints.report_cmd import queue_overdue, queue_period
-
-    settings = cli.settings()
-    if not settings.reports.send:
-        return
-    now = now or utc_now()
-    calendar = settings.working_calendar()
-    rules = settings.reports
-    queued = 0
-    try:
-        weekly = latest_weekly(now, rules.weekly_at)
-        if now - weekly.due_at < timedelta(days=7):
-            queued += queue_overdue(cli, settings, "weekly", weekly.as_of)
-        daily = latest_daily(now, rules.daily_at, calendar)
-        if now - daily.due_at < timedelta(days=2):
-            queued += queue_overdue(cli, settings, "daily", daily.as_of)
-        quarterly = latest_quarterly(now, rules.quarterly_at, calendar)
-        if now - quarterly.due_at < timedelta(days=7):
-            queued += queue_period(cli, settings, "quarterly", quarter_of(quarterly.as_of))
-        annual = latest_annual(now, rules.annual_at, calendar)
-        if now - annual.due_at < timedelta(days=7):
-            queued += queue_period(cli, settings, "annual", financial_year(annual.as_of.year - 1))
-        if rules.spreadsheet is not None:
-            from inboxbot.adapters.spreadsheet import write_ombudsman_spreadsheet
-            from inboxbot.service.spreadsheet_rows import case_rows
-
-            write_ombudsman_spreadsheet(
-                case_rows(cli.uow(), calendar, now.astimezone(LONDON).date()), rules.spreadsheet
-            )
-    except Exception:  # a report that cannot be made must not stop the service
-        log.exception("reports failed")
-        return
-    if queued:
-        _say(f"reports: queued {queued}")
 
 
 class _JsonLines(logging.Formatter):

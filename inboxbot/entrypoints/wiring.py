@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from inboxbot.adapters.db.models import OutboxItem
@@ -93,18 +94,45 @@ def _send_as_mailbox(settings: Settings, kind: str) -> Transport:
     raise TransportConfigError(f"outgoing.transport = {kind!r} needs mailbox.source to be a {kind}:// URL")
 
 
+def outbox_message_id(item: OutboxItem, domain: str) -> str:
+    """The Message-ID of an outbox row's email: the same each time the row is sent.
+
+    A crash after the server accepted an email but before its row was marked sent
+    sends it again on restart (see :mod:`inboxbot.service.dispatch`); with the same
+    Message-ID the second copy can be recognised as the same email.
+    """
+    created = item.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    return f"<inboxbot.{item.id}.{created}@{domain}>"
+
+
 def composer(settings: Settings) -> Callable[[OutboxItem], EmailMessage]:
     """Turns an outbox row into the email to send."""
     reply_to = settings.directory.shared_mailbox or sender_address(settings)
     domain = sender_address(settings).rpartition("@")[2] or "inboxbot.local"
 
     def compose(item: OutboxItem) -> EmailMessage:
+        images = (item.headers or {}).get("images")
+        if images:
+            # A report with charts: they go inline in the HTML. (Imported here: it brings in matplotlib.)
+            from inboxbot.adapters.report_email import Rendered, build_report_email
+
+            rendered: Rendered = (
+                item.subject,
+                item.body_text,
+                item.body_html or "",
+                {cid: base64.b64decode(png) for cid, png in images.items()},
+            )
+            report = build_report_email(sender_address(settings), list(item.recipients), rendered)
+            if item.id is not None:
+                report.replace_header("Message-ID", outbox_message_id(item, domain))
+            return report
         outgoing = Outgoing(
             to=tuple(item.recipients),
             subject=item.subject,
             text=item.body_text,
             html=item.body_html,
             ics=item.ics,
+            headers={"Message-ID": outbox_message_id(item, domain)} if item.id is not None else {},
         )
         created: datetime = item.created_at
         return build_email(

@@ -124,6 +124,11 @@ def task_done(
         now = utc_now()
         who = getpass.getuser()
         task.status, task.done_at, task.done_by, task.note = TaskStatus.DONE.value, now, who, note
+        case = uow.session.get(Case, task.case_id)
+        if case is not None:
+            # The case's next due date is its earliest open task's: without this `cases --overdue`
+            # would go on listing the case by the date of a task that is done.
+            refresh_next_due(uow.session, case)
         audit.record(
             uow.session, now, "task done", actor=who, case_id=task.case_id, task_id=task.id, note=note
         )

@@ -23,7 +23,7 @@ from inboxbot.domain.planning import PlannedEmail
 from inboxbot.domain.references import canonical_lgsco
 from inboxbot.domain.replies import AreaNamed, TaskDone, read_reply
 from inboxbot.service import audit
-from inboxbot.service.actions import Acting, queue_email
+from inboxbot.service.actions import Acting, queue_email, refresh_next_due
 
 
 def _address(value: str | None) -> str:
@@ -73,6 +73,8 @@ def _answer_to_ombudsman(
         audit.record(
             session, now, "task done", actor=sender, case_id=case.id, task_id=task.id, message_id=message.id
         )
+    if answered:
+        refresh_next_due(session, case)  # else `cases --overdue` still lists it by the answered task's date
     audit.record(session, now, "reply to the Ombudsman seen", case_id=case.id, message_id=message.id)
     return case
 
@@ -106,6 +108,8 @@ def _task_done(
         session, now, "task done", actor=sender, case_id=task.case_id, task_id=task.id, message_id=message.id
     )
     case = session.get(Case, task.case_id)
+    if case is not None:
+        refresh_next_due(session, case)  # the done task's date no longer counts for the case
     queue_email(
         session,
         PlannedEmail(f"task{task.id}:done-ack", "task_done_ack", ("service_area",)),

@@ -56,6 +56,25 @@ def test_done_from_the_service_area_closes_the_task_and_acknowledges(uow: UnitOf
     assert f"task{task_id}:done-ack" in keys
 
 
+def test_done_by_reply_moves_the_cases_next_due_date_on(uow: UnitOfWork) -> None:
+    take(uow, "lgsco-notification-01.eml")
+    task_id, token = open_task(uow)
+    with uow:
+        task = uow.session.get(Task, task_id)
+        assert task is not None
+        assert task.due is not None
+        case = uow.session.get(Case, task.case_id)
+        assert case is not None
+        assert case.next_due == task.due
+        case_id = case.id
+    deliver(uow, reply(token, "done", "Priya <ctax.complaints@northmere.gov.uk>"), "g")
+    with uow:
+        case = uow.session.get(Case, case_id)
+        assert case is not None
+        # Its only task is done: nothing is due, so `cases --overdue` cannot list it.
+        assert case.next_due is None
+
+
 def test_done_from_anyone_else_changes_nothing(uow: UnitOfWork) -> None:
     take(uow, "lgsco-notification-01.eml")
     task_id, token = open_task(uow)
@@ -107,6 +126,9 @@ def test_mail_from_the_shared_mailbox_to_the_ombudsman_answers_the_request(uow: 
         assert task is not None
         assert task.status == TaskStatus.DONE.value
         assert task.done_by == "ombudsman@northmere.gov.uk"
+        case = uow.session.get(Case, task.case_id)
+        assert case is not None
+        assert case.next_due is None
 
 
 def test_mail_from_the_shared_mailbox_to_anyone_else_answers_nothing(uow: UnitOfWork) -> None:

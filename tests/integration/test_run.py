@@ -1,9 +1,11 @@
-"""``inboxbot run`` as real processes: one worker at a time, a standby that takes over, a clean stop."""
+"""``inboxbot run`` as real processes: one worker at a time, a standby that takes over, a clean stop,
+and the spreadsheet rewritten as soon as mail is taken in."""
 
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import postgres_schema
+from inboxbot.resources import demo_mailbox
+from tests.support.databases import database_url_for, postgres_schema
 
 INBOXBOT = str(Path(sys.executable).parent / "inboxbot")
 
@@ -22,9 +25,9 @@ INBOXBOT = str(Path(sys.executable).parent / "inboxbot")
 class Service:
     """An ``inboxbot run`` child process whose output lines can be waited for."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, *, tick_seconds: int = 5) -> None:
         self.process = subprocess.Popen(
-            [INBOXBOT, "run", "--tick-seconds", "5", "--standby-seconds", "1"],
+            [INBOXBOT, "run", "--tick-seconds", str(tick_seconds), "--standby-seconds", "1"],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
@@ -64,10 +67,10 @@ def services() -> Iterator[list[Service]]:
         service.stop()
 
 
-def environment(tmp_path: Path, database_url: str | None = None) -> dict[str, str]:
+def environment(tmp_path: Path, database_url: str | None = None, extra: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INBOXBOT_")}
     config = tmp_path / "inboxbot.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n{extra}')
     env["INBOXBOT_CONFIG"] = str(config)
     if database_url:
         env["INBOXBOT_DATABASE_URL"] = database_url
@@ -108,3 +111,30 @@ def test_postgres_standby_takes_over_when_the_worker_dies(tmp_path: Path, servic
         assert time.monotonic() - started < 60
         second.process.send_signal(signal.SIGTERM)
         assert second.process.wait(timeout=20) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_mail_taken_in_rewrites_the_spreadsheet_before_the_next_tick(
+    tmp_path: Path, services: list[Service], backend: str
+) -> None:
+    mailbox = tmp_path / "mailbox"
+    for folder in ("cur", "new", "tmp"):
+        (mailbox / folder).mkdir(parents=True)
+    spreadsheet = tmp_path / "shared" / "ombudsman-cases.xlsx"
+    extra = (
+        f'[mailbox]\nsource = "maildir:{mailbox}"\npoll_seconds = 5\n'
+        f'[reports]\nsend = false\nspreadsheet = "{spreadsheet}"\n'
+    )
+    with database_url_for(backend, tmp_path) as url:
+        env = environment(tmp_path, url, extra)
+        service = Service(env, tmp_path, tick_seconds=300)  # no tick, and no timed check, during the test
+        services.append(service)
+        assert service.wait_for("spreadsheet: rewritten"), "the spreadsheet was not written on start"
+        written = spreadsheet.stat().st_mtime_ns
+        message = next((demo_mailbox() / "cur").iterdir())
+        shutil.copy(message, mailbox / "new" / message.name.split(":")[0])
+        assert service.wait_for("spreadsheet: rewritten", seconds=30), "mail came in; the spreadsheet stayed"
+        assert spreadsheet.stat().st_mtime_ns != written
+        service.process.send_signal(signal.SIGTERM)
+        assert service.process.wait(timeout=20) == 0

@@ -59,3 +59,19 @@ def test_bad_task_commands(capsys: Capsys, args: list[str], fragment: str) -> No
     result = run(capsys, *args)
     assert result.code == 2
     assert fragment in result.err
+
+
+def test_a_case_whose_tasks_are_all_done_is_no_longer_overdue(capsys: Capsys) -> None:
+    # The sample mailbox's due dates are in spring 2026, long past: its open cases are overdue.
+    overdue = [json.loads(line) for line in run(capsys, "cases", "--overdue", "--json").out.splitlines()]
+    assert overdue, "the sample council has no overdue case to test with"
+    case = overdue[0]
+    reference = case["ombudsman_ref"] or case["council_ref"]
+    open_tasks = [t for t in tasks(capsys) if t["case"] == reference and t["status"] == "open"]
+    assert open_tasks
+    for task in open_tasks:
+        assert run(capsys, "task", "done", str(task["token"])).code == 0
+    after = [json.loads(line) for line in run(capsys, "cases", "--overdue", "--json").out.splitlines()]
+    assert case["id"] not in [row["id"] for row in after]
+    cases = [json.loads(line) for line in run(capsys, "cases", "--json").out.splitlines()]
+    assert next(row for row in cases if row["id"] == case["id"])["next_due"] is None

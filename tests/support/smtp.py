@@ -2,9 +2,11 @@
 
 It keeps every message it accepts (envelope and raw bytes) and can be told to
 require a login (PLAIN, LOGIN, or XOAUTH2 with a bearer token), to refuse the next
-messages with a temporary (451) or permanent (550) reply, or to drop the
-connection instead of answering the message data. It can be stopped and started
-again on the same port, which closes every open connection as a restarted server would.
+messages with a temporary (451) or permanent (550) reply, to drop the
+connection instead of answering the message data, or to hold a message's RCPT
+unanswered until told to go on (a client provably in the middle of sending). It
+can be stopped and started again on the same port, which closes every open
+connection as a restarted server would.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ class Received:
 
 
 @dataclass
+class Stall:
+    """The server holding one message's first RCPT unanswered: ``reached`` is set once it does,
+    and it answers once ``release`` is set."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Handler:
     """aiosmtpd's handler: decides on each message and keeps the accepted ones."""
 
@@ -53,6 +64,8 @@ class _Handler:
     failures: list[str] = field(default_factory=list)  # what to do to the next messages instead
     logins: list[str] = field(default_factory=list)  # "PLAIN ok", "XOAUTH2 refused", ...
     require_auth: bool = False
+    transactions: int = 0  # MAIL commands seen: the number of the message being sent
+    stalls: dict[int, Stall] = field(default_factory=dict)  # by message number
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def authenticate(
@@ -104,6 +117,23 @@ class _Handler:
             return "530 5.7.0 Authentication required"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
+        with self.lock:
+            self.transactions += 1
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        stall = None
+        if not envelope.rcpt_tos:  # the message's first recipient
+            with self.lock:
+                stall = self.stalls.pop(self.transactions, None)
+        if stall is not None:
+            stall.reached.set()
+            while not stall.release.is_set():  # other connections are still served meanwhile
+                await asyncio.sleep(0.02)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -232,6 +262,9 @@ class SmtpServer:
     def stop(self) -> None:
         """Close every connection and stop listening."""
         controller, self._controller = self._controller, None
+        with self.handler.lock:
+            for stall in self.handler.stalls.values():
+                stall.release.set()
         if controller is not None:
             controller.close_connections()
             controller.stop()
@@ -246,6 +279,13 @@ class SmtpServer:
         reply = f"{code} {'4.3.0 Try again later' if code < 500 else '5.7.1 Message refused'}"
         with self.handler.lock:
             self.handler.failures.extend([reply] * count)
+
+    def stall_recipient_of(self, message: int) -> Stall:
+        """Hold the first RCPT of the ``message``-th message (counted from 1) unanswered."""
+        stall = Stall()
+        with self.handler.lock:
+            self.handler.stalls[message] = stall
+        return stall
 
     def drop_next(self, count: int = 1) -> None:
         """Close the connection instead of answering the data of the next ``count`` messages."""

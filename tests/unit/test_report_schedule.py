@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
-from inboxbot.domain.calendar import WorkingCalendar
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inboxbot.domain.calendar import LONDON, WorkingCalendar
 from inboxbot.domain.report_schedule import (
+    CATCH_UP,
+    REPORTS,
+    Report,
+    first_moment,
     latest_annual,
     latest_daily,
+    latest_moment,
     latest_quarterly,
     latest_weekly,
+    next_moment,
     next_moments,
 )
 
@@ -56,3 +65,37 @@ def test_next_moments_for_status() -> None:
     assert upcoming["daily"].date() == date(2026, 11, 24)
     assert upcoming["quarterly"].date() == date(2027, 1, 4)  # 1 January 2027 is a bank holiday
     assert upcoming["annual"] == datetime(2027, 4, 1, 7, 0, tzinfo=UTC)  # 08:00 BST
+
+
+# Any minute from 2022 to 2030 (aware, UTC), and any whole-minute London time of day for a report.
+instants = st.integers(0, 9 * 365 * 24 * 60).map(
+    lambda m: datetime(2022, 1, 1, tzinfo=UTC) + timedelta(minutes=m)
+)
+report_times = st.times().map(lambda t: t.replace(second=0, microsecond=0))
+
+
+@given(st.sampled_from(REPORTS), instants, report_times)
+def test_the_next_moment_is_the_first_one_after(report: Report, after: datetime, when: time) -> None:
+    following = next_moment(report, after, when, CAL)
+    assert following > after
+    # It is a moment of the report itself, at the configured London time...
+    assert latest_moment(report, following, when, CAL).due_at == following
+    # ...and there is none in between: just before it, the latest is still at or before ``after``.
+    assert latest_moment(report, following - timedelta(microseconds=1), when, CAL).due_at <= after
+
+
+@given(st.sampled_from(REPORTS), instants)
+def test_a_service_starting_catches_up_only_within_the_window(report: Report, now: datetime) -> None:
+    first = first_moment(report, now, EIGHT, CAL)
+    latest = latest_moment(report, now, EIGHT, CAL).due_at
+    if now - latest < CATCH_UP[report]:
+        assert first == latest  # missed recently: at once
+    else:
+        assert first == next_moment(report, now, EIGHT, CAL) > now
+
+
+def test_moments_are_london_wall_clock_times() -> None:
+    spring = next_moment("weekly", utc("2026-03-24T12:00"), EIGHT, CAL)
+    autumn = next_moment("weekly", utc("2026-10-20T12:00"), EIGHT, CAL)
+    assert (spring, autumn) == (utc("2026-03-30T07:00"), utc("2026-10-26T08:00"))
+    assert spring.astimezone(LONDON).time() == autumn.astimezone(LONDON).time() == EIGHT

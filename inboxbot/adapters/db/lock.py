@@ -4,6 +4,10 @@ With PostgreSQL several instances may run against one database: only the
 holder of a session-level advisory lock works, the others wait as standbys and
 take over when the holder's connection goes (it died, or was stopped). With
 SQLite a second instance on the same database file refuses to start.
+
+Advisory locks belong to the whole database, so the lock is named by the schema
+too: instances working on different schemas of one database (two councils, or
+tests running side by side) do not wait for each other.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from typing import IO
 
 from sqlalchemy import Connection, Engine, text
 
-# An arbitrary constant that names "the inboxbot worker" among advisory locks.
+# An arbitrary constant that names "the inboxbot worker" among advisory locks; the second
+# key is the schema's (the first one on the search path, where inboxbot's tables are).
 ADVISORY_KEY = 0x1B0B_0751
+_THIS_SCHEMA = "hashtext(current_schema())"
 
 
 class LockError(Exception):
@@ -44,7 +50,7 @@ class WorkerLock:
             if self._connection is None:
                 self._connection = self._engine.connect()
             got = self._connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+                text(f"SELECT pg_try_advisory_lock(:key, {_THIS_SCHEMA})"), {"key": ADVISORY_KEY}
             ).scalar()
             self._connection.commit()
             return bool(got)
@@ -85,7 +91,9 @@ class WorkerLock:
         """Let the lock go (a standby takes over)."""
         if self._connection is not None:
             try:
-                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                self._connection.execute(
+                    text(f"SELECT pg_advisory_unlock(:key, {_THIS_SCHEMA})"), {"key": ADVISORY_KEY}
+                )
                 self._connection.commit()
             finally:
                 self._connection.close()
