@@ -6,19 +6,31 @@ Each function returns the PNG bytes, ready to be embedded inline in an email.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 _WIDTH, _HEIGHT, _DPI = 6.4, 3.6, 100
+
+
+@functools.cache
+def _pyplot() -> ModuleType:
+    """Matplotlib on the Agg backend, imported on the first chart: it takes about a second,
+    which every other command (``inboxbot --help`` included) should not pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 _BAR = "#1f5c99"
 _LINE = "#b3541e"
 
@@ -28,6 +40,7 @@ def cases_by_service_area_chart(
 ) -> bytes:
     """A horizontal bar chart of cases per service area, largest at the top."""
     items = sorted(counts.items(), key=lambda item: (item[1], item[0]))
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(_WIDTH, max(_HEIGHT, 0.4 * len(items) + 1.2)), dpi=_DPI)
     try:
         if items:
@@ -40,6 +53,8 @@ def cases_by_service_area_chart(
             axes.text(0.5, 0.5, "No cases received", ha="center", va="center", transform=axes.transAxes)
             axes.set_yticks([])
         axes.set_xlabel("Cases")
+        from matplotlib.ticker import MaxNLocator
+
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         _finish(axes, title)
         return _png(figure)
@@ -59,6 +74,7 @@ def on_time_by_quarter_chart(
     """
     if len(information) != len(labels) or (remedies is not None and len(remedies) != len(labels)):
         raise ValueError("each quarter needs one label and one figure per series")
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(_WIDTH, _HEIGHT), dpi=_DPI)
     try:
         positions = list(range(len(labels)))

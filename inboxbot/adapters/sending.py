@@ -45,13 +45,15 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from itertools import count
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from inboxbot.adapters.mail.ews import _REFUSED, _TRANSIENT, EwsSettings, EwsSource
 from inboxbot.adapters.mail.graph import GraphError, GraphSettings, graph_tokens
+
+if TYPE_CHECKING:  # the EWS adapter brings in exchangelib, a second's import: only when it is used
+    from inboxbot.adapters.mail.ews import EwsSettings
 
 log = logging.getLogger(__name__)
 
@@ -712,6 +714,8 @@ class EwsSendTransport:
 
     def __init__(self, settings: EwsSettings, *, account: Any = None) -> None:
         """``account`` is an exchangelib Account to use instead of one built from ``settings`` (tests)."""
+        from inboxbot.adapters.mail.ews import EwsSource
+
         self.settings = settings
         self._connection = EwsSource(settings, account=account)
         host = urlsplit(settings.server).hostname if "://" in settings.server else settings.server
@@ -727,6 +731,8 @@ class EwsSendTransport:
     def send(self, message: EmailMessage) -> str:
         """Send the message; return ``EWS accepted`` and its Message-ID (EWS gives no id of its own)."""
         from exchangelib import Message
+
+        from inboxbot.adapters.mail.ews import _REFUSED, _TRANSIENT
 
         message_id = _message_id(message)
         raw = _flatten(message)

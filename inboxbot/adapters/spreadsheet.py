@@ -22,11 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 from inboxbot.domain.kinds import Ombudsman
 from inboxbot.service.spreadsheet_keeper import AuditMark
 from inboxbot.service.spreadsheet_rows import CaseRow
@@ -73,6 +68,12 @@ def _values(row: CaseRow) -> list[object]:
 
 def write_ombudsman_spreadsheet(rows: Iterable[CaseRow], path: Path | str) -> Path:
     """Write the cases to ``path`` (.xlsx), replacing any file there only once the new one is complete."""
+    # Imported here: openpyxl brings numpy along, too slow to load for every command.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)  # before the workbook: nothing half-made to clean up
     workbook = Workbook(write_only=True)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from inboxbot.resources import migrations_dir
+
+if TYPE_CHECKING:  # Alembic is imported where it is used: commands that never touch the schema
+    from alembic.config import Config  # (explain, check-rules, --help) start faster without it
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +67,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config() -> Config:
     """An Alembic configuration pointing at the bundled migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     return config
@@ -75,6 +76,8 @@ def alembic_config() -> Config:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -84,11 +87,15 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision the code knows."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; each migration runs in a transaction."""
+    from alembic import command
+
     config = alembic_config()
     try:
         with engine.begin() as conn:
