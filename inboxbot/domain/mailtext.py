@@ -19,10 +19,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import parseaddr
 
 from inboxbot.domain import headers
-from inboxbot.domain.envelope import decode_words, received_time
+from inboxbot.domain.envelope import decode_words, parse_time, received_time
 
 MAX_PDF_BYTES = 5_000_000
 MAX_PDF_PAGES = 6
@@ -132,13 +132,7 @@ def split_subject(subject: str) -> tuple[str, str]:
 
 
 def _time(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    return parse_time(value)
 
 
 # --- decoding ----------------------------------------------------------------

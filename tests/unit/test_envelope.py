@@ -1,0 +1,74 @@
+"""Reading dates and encoded words from headers, checked against the email package itself."""
+
+from __future__ import annotations
+
+import email.header
+import email.utils
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inboxbot.domain.envelope import decode_words, parse_time
+
+
+def _package_time(value: str) -> datetime | None:
+    """What the email package makes of a date (the oracle): aware or None."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+_ZONES = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59).map(
+    lambda m: timezone(timedelta(minutes=m))
+)
+
+
+_EARLIEST = datetime(1970, 1, 1)  # noqa: DTZ001 - hypothesis wants naive bounds
+_LATEST = datetime(2100, 1, 1)  # noqa: DTZ001
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.datetimes(min_value=_EARLIEST, max_value=_LATEST), _ZONES, st.booleans())
+def test_a_date_as_mail_software_writes_it_reads_as_the_email_package_reads_it(
+    moment: datetime, zone: timezone, comment: bool
+) -> None:
+    value = email.utils.format_datetime(moment.replace(microsecond=0, tzinfo=zone)) + (
+        " (GMT)" if comment else ""
+    )
+    assert parse_time(value) == _package_time(value)
+    assert parse_time(value) is not None
+
+
+_DATE_PIECES = ["Mon, ", "2", "02", "31", " Mar", " Foo", " 2026", " 26", " 09:05:00", " 9:05", " 25:00:00"]
+_DATE_PIECES += [" +0000", " -0000", " +0530", " -2400", " +9999", " (GMT)", " GMT", "  ", "x", ","]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_DATE_PIECES), max_size=9).map("".join))
+def test_any_date_text_reads_as_the_email_package_reads_it(value: str) -> None:
+    assert parse_time(value) == _package_time(value)
+
+
+def test_a_date_with_no_zone_is_not_a_time() -> None:
+    assert parse_time("Mon, 2 Mar 2026 09:05:00 -0000") is None
+    assert parse_time("Mon, 2 Mar 2026 09:05:00 +0000") == datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
+
+
+_WORD_PIECES = [*"ab =?Q_\t\n", "=?utf-8?q?caf=C3=A9?=", "=?x-unknown?b?AA==?="]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_WORD_PIECES), max_size=12).map("".join))
+def test_encoded_words_are_decoded_as_the_email_package_decodes_them(value: str) -> None:
+    try:
+        parts = email.header.decode_header(value)
+        expected = "".join(
+            part.decode(charset or "ascii", errors="replace") if isinstance(part, bytes) else part
+            for part, charset in parts
+        )
+    except Exception:
+        expected = value
+    assert decode_words(value) == (" ".join(expected.split()) or None)
