@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -36,7 +37,7 @@ from inboxbot.service.classifying import classify_settings
 from inboxbot.service.ingest import record_source_error
 from inboxbot.service.intake import Filing, IntakeResult, take_in, watch
 from inboxbot.service.ports import ClosableSource, FetchedMessage, MailSource
-from inboxbot.service.processing import classify_stored
+from inboxbot.service.processing import Workers, classify_stored
 
 log = logging.getLogger(__name__)
 quarantine_app = typer.Typer(help="Messages that could not be read or classified.", no_args_is_help=True)
@@ -53,6 +54,14 @@ def source_url(settings: Settings, given: str | None) -> str:
 def service_keywords(settings: Settings) -> dict[str, list[str]]:
     """Each configured service area's keywords, for giving a new case its service area."""
     return {area.name: area.keywords for area in settings.directory.service_areas}
+
+
+def workers_of(settings: Settings) -> Workers:
+    """How many processes classify a backfill: mailbox.classify_workers, else one per CPU."""
+    configured = settings.mailbox.classify_workers
+    processes = (os.cpu_count() or 1) if configured is None else configured
+    # The `inboxbot` script imports the command line; each worker runs the script again.
+    return Workers(processes=processes, preload=("inboxbot.entrypoints.cli",))
 
 
 def filing_of(settings: Settings) -> Filing:
@@ -160,6 +169,7 @@ def ingest_cmd(
                 limit=limit,
                 dry_run=dry_run,
                 on_message=reporter,
+                workers=workers_of(settings),
             )
         except SourceError as exc:
             record_source_error(cli.uow(), mailbox.name, str(exc), utc_now())
@@ -214,7 +224,8 @@ def quarantine_retry(
             message.state = MessageState.STORED.value
             message.error = None
         uow.commit()
-    result = classify_stored(cli.uow(), classify_settings(cli.settings()), utc_now, chosen)
+    settings = cli.settings()
+    result = classify_stored(cli.uow(), classify_settings(settings), utc_now, chosen, workers_of(settings))
     typer.echo(f"{len(result.classified)} classified, {len(result.quarantined)} still quarantined")
 
 
@@ -321,5 +332,6 @@ def watch_cmd(
         acting=acting(settings),
         poll_seconds=settings.mailbox.poll_seconds,
         on_round=report,
+        workers=workers_of(settings),
     )
     typer.echo("stopped")

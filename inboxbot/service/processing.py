@@ -152,6 +152,7 @@ class Judging:
         if self._pool is None and wanted and not self._gave_up:
             workers = self.workers
             self._pool = ClassifierPool(self.settings, workers.processes, workers.preload, workers.task)
+            log.info("classifying in %d worker processes", workers.processes)
         self._pump(block=False)
 
     def prioritise(self, order: Sequence[int]) -> None:
