@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # more ready, so a slow source or a trickle of new mail is never held back to fill one.
 STORE_BATCH = 100
 # How many messages the reading thread may hold ahead of storing (bounds memory).
-READ_AHEAD = 2 * STORE_BATCH
+READ_AHEAD = STORE_BATCH
 
 
 @dataclass

@@ -41,7 +41,7 @@ __all__ = ["Judging", "ProcessResult", "Workers", "classify_stored", "judgement_
 CLASSIFY_BATCH = 25
 # Raw bytes kept in memory for messages waiting for a worker; beyond that only their
 # ids are kept and the bytes are read back from the database when their turn comes.
-HOLD_BYTES = 8_000_000
+HOLD_BYTES = 4_000_000
 # Workers restarted this often in one run are not the fault of one message.
 MAX_RESTARTS = 3
 
@@ -219,14 +219,21 @@ class Judging:
         self._record(messages, [judge(m.raw, self.settings, m.received_at) for m in messages])
 
     def _fill(self) -> None:
-        if self._pool is None or not self._pool.ready:
-            return
-        limit = 2 * self._pool.processes + 2
-        while self._waiting and len(self._in_flight) < limit:
+        while self._pool is not None and self._pool.ready and self._waiting:
+            if len(self._in_flight) >= 2 * self._pool.processes + 2:
+                return
             messages = self._take()
-            if messages:
+            if not messages:
+                continue
+            generation = self._pool.generation
+            try:
                 future = self._pool.submit([(m.raw, m.received_at) for m in messages])
-                self._in_flight.append(_Ticket(future, messages, self._pool.generation))
+            except Exception as exc:  # the pool broke before taking the batch: this process does it
+                log.warning("could not hand a batch to the workers (%s)", type(exc).__name__)
+                self._restart(generation)
+                self._record(messages, [judge(m.raw, self.settings, m.received_at) for m in messages])
+                continue
+            self._in_flight.append(_Ticket(future, messages, generation))
 
     def _take(self) -> list[NewMessage]:
         """The next batch of waiting messages, bytes read back for those that need it."""

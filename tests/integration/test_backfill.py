@@ -12,9 +12,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from inboxbot.adapters.db.engine import ensure_schema, make_engine
 from inboxbot.adapters.db.models import Case, Event, OutboxItem, StoredMessage, Task
 from inboxbot.domain.kinds import CaseStatus, MessageState
+from inboxbot.service.classify_pool import ClassifierPool
 from inboxbot.service.classifying import judge
 from inboxbot.service.intake import IntakeResult, take_in
 from inboxbot.service.ports import FetchedMessage
@@ -223,6 +225,22 @@ def test_workers_that_cannot_work_leave_the_classifying_to_this_process(
     assert len(result.processed.quarantined) <= MAX_RESTARTS
     assert len(result.processed.classified) == 30 - len(result.processed.quarantined)
     assert states(uow).get(MessageState.STORED.value) is None
+
+
+def test_a_pool_that_breaks_before_taking_a_batch_leaves_it_to_this_process(
+    dovecot: DovecotServer, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver_newest_first(dovecot, corpus_mail()[:30])
+
+    def broken(pool: ClassifierPool, items: object) -> NoReturn:
+        raise BrokenProcessPool("a child process terminated abruptly")
+
+    monkeypatch.setattr(ClassifierPool, "submit", broken)
+    result = backfill(dovecot, uow, TWO_WORKERS)
+
+    assert (len(result.processed.classified), result.processed.quarantined) == (30, [])
+    assert result.processed.in_workers == 0
+    assert states(uow) == {MessageState.PROCESSED.value: 30}
 
 
 def test_a_run_stopped_half_way_is_finished_by_the_next_once(
