@@ -17,6 +17,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -91,7 +92,7 @@ class _Reporter:
         self.progress: Progress | None = None
         if console.is_terminal:
             self.progress = Progress(
-                TextColumn("ingesting"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:.0f} msg/s"),
@@ -101,7 +102,9 @@ class _Reporter:
                 console=console,
                 transient=True,
             )
-            self.task = self.progress.add_task("ingest", total=total, rate=0.0)
+            self.task = self.progress.add_task("ingesting", total=total, rate=0.0)
+        self.registering: TaskID | None = None
+        self.register_started = 0.0
 
     def __enter__(self) -> _Reporter:
         if self.progress is not None:
@@ -111,6 +114,18 @@ class _Reporter:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+    def registered(self, done: int, total: int) -> None:
+        """Registering (after reading) has done ``done`` of ``total`` messages."""
+        if not self.register_started:
+            self.register_started = time.monotonic()
+        rate = done / max(time.monotonic() - self.register_started, 1e-6)
+        if self.progress is not None:
+            if self.registering is None:
+                self.registering = self.progress.add_task("registering", total=total, rate=0.0)
+            self.progress.update(self.registering, completed=done, rate=rate)
+        elif done % 500 == 0:
+            log.warning("register: %s/%s messages registered, %.0f msg/s", done, total, rate)
 
     def __call__(self, fetched: FetchedMessage, is_new: bool) -> None:
         self.seen += 1
@@ -170,6 +185,7 @@ def ingest_cmd(
                 dry_run=dry_run,
                 on_message=reporter,
                 workers=workers_of(settings),
+                on_registered=reporter.registered,
             )
         except SourceError as exc:
             record_source_error(cli.uow(), mailbox.name, str(exc), utc_now())

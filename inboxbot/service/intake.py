@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,6 +122,20 @@ def _registration_order(session: Session) -> list[int]:
     )
 
 
+def _counted(
+    message_ids: Iterable[int], total: int, report: Callable[[int, int], None] | None
+) -> Iterator[int]:
+    """``message_ids``, telling ``report`` how many are done each time the next is asked for."""
+    done = 0
+    for message_id in message_ids:
+        if report is not None and done:
+            report(done, total)
+        yield message_id
+        done += 1
+    if report is not None and done:
+        report(done, total)
+
+
 def take_in(
     source: MailSource,
     uow: UnitOfWork,
@@ -135,10 +149,13 @@ def take_in(
     dry_run: bool = False,
     on_message: Callable[[FetchedMessage, bool], None] | None = None,
     workers: Workers | None = None,
+    on_registered: Callable[[int, int], None] | None = None,
 ) -> IntakeResult:
     """Store new mail from ``source``, classify it, register it against cases, and file it.
 
-    ``workers`` says how many processes may classify (none: this one does).
+    ``workers`` says how many processes may classify (none: this one does);
+    ``on_message`` is told of each message read, ``on_registered`` how many of how
+    many have been registered (or passed over, when quarantined).
     """
     if dry_run:
         return IntakeResult(ingest(source, uow, now, limit=limit, dry_run=True, on_message=on_message))
@@ -150,7 +167,11 @@ def take_in(
             order = _registration_order(uow.session)
         judging.prioritise(order)
         registered = register_classified(
-            uow, now, service_keywords or {}, acting, message_ids=in_order(judging, order)
+            uow,
+            now,
+            service_keywords or {},
+            acting,
+            message_ids=_counted(in_order(judging, order), len(order), on_registered),
         )
         processed = judging.finish()
     filed, errors = file_messages(uow, source, filing or Filing(), now)

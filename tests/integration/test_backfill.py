@@ -139,7 +139,10 @@ def test_workers_decide_and_register_exactly_as_one_process_does(
     mail.append(b"\x00\x01\x02 this is not mail\r\n")
     deliver_newest_first(dovecot, mail)
 
-    parallel = backfill(dovecot, uow, TWO_WORKERS)
+    progress: list[tuple[int, int]] = []
+    parallel = backfill(
+        dovecot, uow, TWO_WORKERS, on_registered=lambda done, total: progress.append((done, total))
+    )
     alone = backfill(dovecot, one_process, None)
 
     assert parallel.processed.in_workers == len(mail), "the workers did not classify"
@@ -148,6 +151,7 @@ def test_workers_decide_and_register_exactly_as_one_process_does(
     assert len(parallel.processed.quarantined) == 1
     assert len(parallel.registered.opened) > 5
     assert count_events(uow, "email queued") > 10
+    assert progress == [(n, len(mail)) for n in range(1, len(mail) + 1)]
     assert outcome(uow) == outcome(one_process)
     # Each judgement is the pure function's, on the bytes as stored.
     with uow:
