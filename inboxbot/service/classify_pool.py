@@ -35,6 +35,8 @@ _settings: ClassifySettings | None = None
 # Workers run at a lower priority than the process that feeds them: that one stores and
 # acts, and the whole run waits on it, while a worker's share of the CPU is only what is spare.
 WORKER_NICENESS = 10
+# How long closing waits for workers still starting before it shuts them down anyway.
+STARTUP_TIMEOUT = 60.0
 
 
 def _start_worker(settings: ClassifySettings) -> None:
@@ -84,7 +86,7 @@ class ClassifierPool:
         self.preload = tuple(preload)
         self.task: Task = task or judge_all
         self.generation = 0  # counts restarts, so a crash is answered by one restart only
-        self._ready = threading.Event()
+        self._ready = threading.Event()  # set once the current executor's processes are up
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -99,25 +101,25 @@ class ClassifierPool:
             initializer=_start_worker,
             initargs=(self.settings,),
         )
-        self._ready.clear()
+        self._ready = threading.Event()
         # Starting the processes (and, the first time, the fork server with its imports)
         # takes seconds; the caller goes on meanwhile and submits once ``ready`` says so.
         threading.Thread(
-            target=self._warm_up, args=(executor,), name="start classifiers", daemon=True
+            target=self._warm_up, args=(executor, self._ready), name="start classifiers", daemon=True
         ).start()
         return executor
 
-    def _warm_up(self, executor: ProcessPoolExecutor) -> None:
+    def _warm_up(self, executor: ProcessPoolExecutor, ready: threading.Event) -> None:
         try:
             wait([executor.submit(_started) for _ in range(self.processes)])
         except Exception as exc:  # a pool that cannot start fails its first batch, which is handled there
             log.debug("starting classifier processes: %s", exc)
         finally:
-            self._ready.set()
+            ready.set()
 
     def wait_ready(self) -> None:
-        """Block until the worker processes are up."""
-        self._ready.wait()
+        """Block until the worker processes are up (or STARTUP_TIMEOUT passes)."""
+        self._ready.wait(STARTUP_TIMEOUT)
 
     @property
     def ready(self) -> bool:
@@ -139,5 +141,5 @@ class ClassifierPool:
 
     def close(self) -> None:
         """Stop the workers; work not yet started is dropped (it is still stored, unclassified)."""
-        self._ready.wait()  # never shut down under the thread still starting processes
+        self._ready.wait(STARTUP_TIMEOUT)  # not under the thread still starting processes
         self._executor.shutdown(wait=True, cancel_futures=True)

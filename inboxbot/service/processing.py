@@ -125,16 +125,18 @@ class Judging:
 
     def add(self, messages: Sequence[NewMessage]) -> None:
         """Classify messages just stored (their bytes are used as they are)."""
+        count = 0
         for message in messages:
             if message.message_id in self._pending:
                 continue
             self._pending.add(message.message_id)
+            count += 1
             if self._held + len(message.raw) <= HOLD_BYTES:
                 self._waiting.append(message)
                 self._held += len(message.raw)
             else:
-                self._waiting.append(message.message_id)
-        self._handed(len(messages))
+                self._waiting.append(message.message_id)  # its bytes are read back when its turn comes
+        self._handed(count)
 
     def add_ids(self, message_ids: Iterable[int]) -> None:
         """Classify messages stored earlier (their bytes are read back when their turn comes)."""
@@ -206,11 +208,11 @@ class Judging:
             self._fill()
             if block and not self._in_flight and self._waiting:
                 # The workers are still starting: rather than wait, do a batch here.
-                if self.workers.help_while_starting:
-                    self._judge_here()
-                else:
+                if not self.workers.help_while_starting:
                     self._pool.wait_ready()
                     self._fill()
+                if not self._in_flight:
+                    self._judge_here()
         if not self._in_flight and not self._waiting:
             self._pending.clear()  # a guard: everything handed over is recorded or gone
 
