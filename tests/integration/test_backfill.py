@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from inboxbot.adapters.db.engine import ensure_schema, make_engine
 from inboxbot.adapters.db.models import Case, Event, OutboxItem, StoredMessage, Task
 from inboxbot.domain.kinds import CaseStatus, MessageState
+from inboxbot.service import classify_pool
 from inboxbot.service.classify_pool import ClassifierPool
 from inboxbot.service.classifying import judge
 from inboxbot.service.intake import IntakeResult, take_in
@@ -166,6 +167,26 @@ def test_workers_decide_and_register_exactly_as_one_process_does(
             expected.columns.get("kind"),
             expected.columns.get("classification"),
         )
+
+
+def test_spawned_workers_as_on_windows_and_macos_judge_the_same(
+    dovecot: DovecotServer, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where there is no fork server, workers are spawned: fresh interpreters that get the
+    # settings and each batch by pickling.
+    monkeypatch.setattr(classify_pool, "start_method", lambda: "spawn")
+    deliver_newest_first(dovecot, corpus_mail()[:30])
+
+    result = backfill(dovecot, uow, TWO_WORKERS)
+
+    assert result.processed.in_workers == 30
+    with uow:
+        stored = uow.session.execute(
+            select(StoredMessage.raw, StoredMessage.received_at, StoredMessage.classification)
+        ).all()
+    assert [c for _, _, c in stored] == [
+        judge(r, judgement(), at).columns["classification"] for r, at, _ in stored
+    ]
 
 
 def test_registration_follows_arrival_not_the_servers_order(dovecot: DovecotServer, uow: UnitOfWork) -> None:
