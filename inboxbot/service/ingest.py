@@ -438,7 +438,9 @@ def ingest(
     result = IngestResult()
     after = None if dry_run else load_position(uow, source.name)
     complete = True
-    earlier = _Seen()  # what this run stored (or, in a dry run, would have)
+    # What a dry run would have stored so far. A real run only needs what it is storing in
+    # the batch at hand: earlier batches are committed, so the database answers for them.
+    earlier = _Seen()
     stop = threading.Event()
     batches = _batches(source, after, batch_size, stop)
     try:
@@ -447,6 +449,8 @@ def ingest(
             if room == 0:
                 complete = False  # the limit is reached and the source holds more
                 break
+            if not dry_run:
+                earlier = _Seen()
             with uow:
                 decided = _decide(uow.session, source.name, batch, earlier, room)
                 stored = None if dry_run else _write(uow, source.name, decided, now)

@@ -142,3 +142,15 @@ def test_a_batch_racing_another_process_is_stored_one_by_one(
         bodies = uow.session.scalars(select(StoredMessage.raw).order_by(StoredMessage.id)).all()
     assert sorted(bodies) == sorted(messages)
     assert len(ingest(source, uow, clock).stored) == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 100])
+def test_a_message_twice_in_one_run_is_stored_once(uow: UnitOfWork, tmp_path: Path, batch_size: int) -> None:
+    # Within one batch the run itself knows it; across batches the database does.
+    first, second, third = three_messages()
+    source = MaildirSource(write_maildir(tmp_path / "Maildir", [first, second, first, third, second]))
+    dry = ingest(source, uow, clock, dry_run=True, batch_size=batch_size)
+    assert (len(dry.would_store), dry.duplicates) == (3, 2)
+    result = ingest(source, uow, clock, batch_size=batch_size)
+    assert (len(result.stored), result.duplicates) == (3, 2)
+    assert count(uow) == 3
