@@ -4,12 +4,16 @@ Starts a private Dovecot, fills folders with 1,000, 5,000 and 10,000 generated
 messages (2 KB to 200 KB, some with attachments), then for each folder times
 ``mbsync`` (Debian's isync, the reference for raw IMAP fetch speed) syncing it
 to a local Maildir, and ``inboxbot ingest`` backfilling it into a fresh SQLite
-database (store, classify, file). Prints both rates, the ratio, inboxbot's
-peak RSS and the cost per message, which should stay flat as the folder grows.
+database (store, classify, register and act). Prints both rates, the ratio,
+inboxbot's peak RSS (the largest of its processes) and the cost per message,
+which should stay flat as the folder grows.
 
 Targets: at least 50% of mbsync's rate, peak RSS under 200 MB.
 
-    .venv/bin/python -m benchmarks.imap_backfill [--sizes 1000,5000,10000]
+    .venv/bin/python -m benchmarks.imap_backfill [--sizes 1000,5000,10000] [--workers N]
+
+``--workers`` sets ``mailbox.classify_workers`` (default: one per CPU; 0 classifies
+in the main process).
 """
 
 from __future__ import annotations
@@ -118,9 +122,12 @@ def run_mbsync(server: DovecotServer, folder: str, work: Path) -> Run:
     return timed(["mbsync", "-q", "-c", str(config), "pull"])
 
 
-def run_inboxbot(server: DovecotServer, folder: str, work: Path) -> Run:
+def run_inboxbot(server: DovecotServer, folder: str, work: Path, workers: int | None) -> Run:
     config = work / "inboxbot.toml"
-    config.write_text(f'data_dir = "{work / "data"}"\n')
+    text = f'data_dir = "{work / "data"}"\n'
+    if workers is not None:
+        text += f"\n[mailbox]\nclassify_workers = {workers}\n"
+    config.write_text(text)
     env = {**os.environ, "INBOXBOT_MAILBOX__PASSWORD": server.password}
     source = f"imap://{server.user}@{server.host}:{server.port}/{folder}?security=none"
     inboxbot = str(Path(sys.executable).parent / "inboxbot")
@@ -130,12 +137,15 @@ def run_inboxbot(server: DovecotServer, folder: str, work: Path) -> Run:
 def main() -> None:
     parser = argparse.ArgumentParser(description="IMAP backfill: inboxbot against mbsync.")
     parser.add_argument("--sizes", default="1000,5000,10000", help="comma-separated folder sizes")
+    parser.add_argument("--workers", type=int, default=None, help="mailbox.classify_workers (default: CPUs)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if shutil.which("mbsync") is None:
         raise SystemExit("mbsync not found: install Debian's isync (scripts/test does)")
     server = start_dovecot()
     try:
+        workers = os.cpu_count() if args.workers is None else args.workers
+        print(f"{os.cpu_count()} CPUs; inboxbot classifies in {workers} worker processes")
         print(
             f"{'messages':>9} {'MB':>6} {'mbsync msg/s':>13} {'inboxbot msg/s':>15} {'ratio':>6} "
             f"{'ms/msg':>7} {'peak RSS MB':>12}"
@@ -146,7 +156,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="inboxbot-bench-") as tmp:
                 work = Path(tmp)
                 reference = run_mbsync(server, folder, work)
-                ours = run_inboxbot(server, folder, work)
+                ours = run_inboxbot(server, folder, work, args.workers)
             ratio = reference.seconds / ours.seconds
             print(
                 f"{size:>9} {megabytes:>6.0f} {size / reference.seconds:>13.0f} {size / ours.seconds:>15.0f} "

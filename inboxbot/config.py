@@ -218,6 +218,12 @@ class MailboxSettings(_Section):
     )
     triage_folder: str | None = Field(default=None, description="File mail a person must look at here.")
     poll_seconds: int = Field(default=60, ge=5, le=3600)
+    classify_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Processes that classify a backfill; unset: one per CPU; 0: none (all in one process).",
+    )
 
     @field_validator("source")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -36,7 +38,7 @@ from inboxbot.service.classifying import classify_settings
 from inboxbot.service.ingest import record_source_error
 from inboxbot.service.intake import Filing, IntakeResult, take_in, watch
 from inboxbot.service.ports import ClosableSource, FetchedMessage, MailSource
-from inboxbot.service.processing import classify_stored
+from inboxbot.service.processing import Workers, classify_stored
 
 log = logging.getLogger(__name__)
 quarantine_app = typer.Typer(help="Messages that could not be read or classified.", no_args_is_help=True)
@@ -53,6 +55,14 @@ def source_url(settings: Settings, given: str | None) -> str:
 def service_keywords(settings: Settings) -> dict[str, list[str]]:
     """Each configured service area's keywords, for giving a new case its service area."""
     return {area.name: area.keywords for area in settings.directory.service_areas}
+
+
+def workers_of(settings: Settings) -> Workers:
+    """How many processes classify a backfill: mailbox.classify_workers, else one per CPU."""
+    configured = settings.mailbox.classify_workers
+    processes = (os.cpu_count() or 1) if configured is None else configured
+    # The `inboxbot` script imports the command line; each worker runs the script again.
+    return Workers(processes=processes, preload=("inboxbot.entrypoints.cli",))
 
 
 def filing_of(settings: Settings) -> Filing:
@@ -82,7 +92,7 @@ class _Reporter:
         self.progress: Progress | None = None
         if console.is_terminal:
             self.progress = Progress(
-                TextColumn("ingesting"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:.0f} msg/s"),
@@ -92,7 +102,9 @@ class _Reporter:
                 console=console,
                 transient=True,
             )
-            self.task = self.progress.add_task("ingest", total=total, rate=0.0)
+            self.task = self.progress.add_task("ingesting", total=total, rate=0.0)
+        self.registering: TaskID | None = None
+        self.register_started = 0.0
 
     def __enter__(self) -> _Reporter:
         if self.progress is not None:
@@ -102,6 +114,18 @@ class _Reporter:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+    def registered(self, done: int, total: int) -> None:
+        """Registering (after reading) has done ``done`` of ``total`` messages."""
+        if not self.register_started:
+            self.register_started = time.monotonic()
+        rate = done / max(time.monotonic() - self.register_started, 1e-6)
+        if self.progress is not None:
+            if self.registering is None:
+                self.registering = self.progress.add_task("registering", total=total, rate=0.0)
+            self.progress.update(self.registering, completed=done, rate=rate)
+        elif done % 500 == 0:
+            log.warning("register: %s/%s messages registered, %.0f msg/s", done, total, rate)
 
     def __call__(self, fetched: FetchedMessage, is_new: bool) -> None:
         self.seen += 1
@@ -160,6 +184,8 @@ def ingest_cmd(
                 limit=limit,
                 dry_run=dry_run,
                 on_message=reporter,
+                workers=workers_of(settings),
+                on_registered=reporter.registered,
             )
         except SourceError as exc:
             record_source_error(cli.uow(), mailbox.name, str(exc), utc_now())
@@ -214,7 +240,8 @@ def quarantine_retry(
             message.state = MessageState.STORED.value
             message.error = None
         uow.commit()
-    result = classify_stored(cli.uow(), classify_settings(cli.settings()), utc_now, chosen)
+    settings = cli.settings()
+    result = classify_stored(cli.uow(), classify_settings(settings), utc_now, chosen, workers_of(settings))
     typer.echo(f"{len(result.classified)} classified, {len(result.quarantined)} still quarantined")
 
 
@@ -321,5 +348,6 @@ def watch_cmd(
         acting=acting(settings),
         poll_seconds=settings.mailbox.poll_seconds,
         on_round=report,
+        workers=workers_of(settings),
     )
     typer.echo("stopped")

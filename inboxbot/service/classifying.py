@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from inboxbot.adapters.rulefiles import load_rules
 from inboxbot.config import Settings
@@ -48,3 +49,55 @@ def classify_raw(raw: bytes, settings: ClassifySettings, received: datetime | No
         return Outcome(classify(mail, settings, received))
     except Exception as exc:  # one bad message must never stop the others
         return Outcome(None, f"{type(exc).__name__}: {exc}")
+
+
+def judgement_record(result: Classification) -> dict[str, Any]:
+    """The judgement as stored on the message: what ``explain --json`` shows, and why."""
+    return {
+        **result.as_json(),
+        "trust_reason": result.trust_reason,
+        "spoof_suspected": result.spoof_suspected,
+        "automatic": result.automatic,
+        "reference_reason": result.reference_reason,
+        "deadline_evidence": [d.evidence for d in result.deadlines],
+        "also_matched": [m.rule_id for m in result.decision.matches if m.rule_id != result.rule],
+        "conflict": result.decision.conflict,
+    }
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the database records of one message's classification: the columns and the
+    audit detail, or the error that quarantines it. Plain data, so it can come back
+    from a worker process cheaply."""
+
+    columns: dict[str, Any]
+    detail: dict[str, Any]
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> Judged:
+        """A message that could not be classified."""
+        return cls({}, {"error": error}, error)
+
+
+def judge(raw: bytes, settings: ClassifySettings, received: datetime | None = None) -> Judged:
+    """Classify raw bytes into what is recorded of them; never raises."""
+    outcome = classify_raw(raw, settings, received)
+    judgement = outcome.classification
+    if judgement is None:
+        return Judged.failed(outcome.error or "unknown error")
+    try:
+        columns = {
+            "kind": judgement.kind.value,
+            "trusted": judgement.trusted,
+            "ombudsman": judgement.ombudsman.value if judgement.ombudsman else None,
+            "ombudsman_ref": judgement.ombudsman_ref,
+            "council_ref": judgement.council_ref,
+            "classification": judgement_record(judgement),
+        }
+    except Exception as exc:  # one bad message must never stop the others
+        return Judged.failed(f"{type(exc).__name__}: {exc}")
+    return Judged(
+        columns, {"kind": judgement.kind.value, "rule": judgement.rule, "trusted": judgement.trusted}
+    )

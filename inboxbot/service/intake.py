@@ -1,8 +1,14 @@
-"""Taking mail in: store, classify, then file each message in the mailbox.
+"""Taking mail in: store, classify, register, then file each message in the mailbox.
 
 The order matters: the raw bytes are committed first (ingest), the judgement is
-recorded next (processing), and only then is the message moved in the mailbox,
-so a crash at any point loses nothing and a re-run finishes the job.
+recorded next (processing), then the message is registered against its case and
+acted on, and only then is it moved in the mailbox, so a crash at any point loses
+nothing and a re-run finishes the job.
+
+The steps overlap: while the source is still being read, messages already stored
+are being classified (in worker processes, for a backfill). Registering waits
+until everything is stored, because it goes oldest first over all of it, and
+then takes each message as soon as its judgement is recorded.
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import StoredMessage
 from inboxbot.domain.classify import ClassifySettings
@@ -24,7 +31,7 @@ from inboxbot.service import audit
 from inboxbot.service.actions import Acting
 from inboxbot.service.ingest import IngestResult, ingest, record_source_error
 from inboxbot.service.ports import ClosableSource, FetchedMessage, FilingSource, MailSource, WatchableSource
-from inboxbot.service.processing import ProcessResult, classify_stored
+from inboxbot.service.processing import Judging, ProcessResult, Workers, in_order, stored_ids
 from inboxbot.service.register import RegisterResult, register_classified
 from inboxbot.service.unit_of_work import UnitOfWork
 
@@ -103,6 +110,32 @@ def file_messages(
     return filed, errors
 
 
+def _registration_order(session: Session) -> list[int]:
+    """Every message still to be registered (classified, or stored and about to be), oldest first."""
+    states = [MessageState.STORED.value, MessageState.CLASSIFIED.value]
+    return list(
+        session.scalars(
+            select(StoredMessage.id)
+            .where(StoredMessage.state.in_(states))
+            .order_by(StoredMessage.received_at, StoredMessage.id)
+        )
+    )
+
+
+def _counted(
+    message_ids: Iterable[int], total: int, report: Callable[[int, int], None] | None
+) -> Iterator[int]:
+    """``message_ids``, telling ``report`` how many are done each time the next is asked for."""
+    done = 0
+    for message_id in message_ids:
+        if report is not None and done:
+            report(done, total)
+        yield message_id
+        done += 1
+    if report is not None and done:
+        report(done, total)
+
+
 def take_in(
     source: MailSource,
     uow: UnitOfWork,
@@ -115,14 +148,32 @@ def take_in(
     limit: int | None = None,
     dry_run: bool = False,
     on_message: Callable[[FetchedMessage, bool], None] | None = None,
+    workers: Workers | None = None,
+    on_registered: Callable[[int, int], None] | None = None,
 ) -> IntakeResult:
-    """Store new mail from ``source``, classify it, register it against cases, and file it."""
-    ingested = ingest(source, uow, now, limit=limit, dry_run=dry_run, on_message=on_message)
+    """Store new mail from ``source``, classify it, register it against cases, and file it.
+
+    ``workers`` says how many processes may classify (none: this one does);
+    ``on_message`` is told of each message read, ``on_registered`` how many of how
+    many have been registered (or passed over, when quarantined).
+    """
     if dry_run:
-        return IntakeResult(ingested)
-    # Anything stored or classified earlier but not finished (a crash between steps) is picked up too.
-    processed = classify_stored(uow, judgement, now)
-    registered = register_classified(uow, now, service_keywords or {}, acting)
+        return IntakeResult(ingest(source, uow, now, limit=limit, dry_run=True, on_message=on_message))
+    with Judging(uow, judgement, now, workers) as judging:
+        ingested = ingest(source, uow, now, limit=limit, on_message=on_message, on_stored=judging.add)
+        # Anything stored or classified earlier but not finished (a crash between steps) is picked up too.
+        judging.add_ids(stored_ids(uow))
+        with uow:
+            order = _registration_order(uow.session)
+        judging.prioritise(order)
+        registered = register_classified(
+            uow,
+            now,
+            service_keywords or {},
+            acting,
+            message_ids=_counted(in_order(judging, order), len(order), on_registered),
+        )
+        processed = judging.finish()
     filed, errors = file_messages(uow, source, filing or Filing(), now)
     return IntakeResult(ingested, processed, registered, filed, errors)
 
@@ -140,6 +191,7 @@ def watch(
     poll_seconds: float = 60.0,
     max_backoff: float = 300.0,
     on_round: Callable[[IntakeResult], None] | None = None,
+    workers: Workers | None = None,
 ) -> None:
     """Take in mail until ``stop`` is set: IDLE where the source can push, polling otherwise.
 
@@ -154,7 +206,14 @@ def watch(
             if source is None:
                 source = open_mailbox()
             result = take_in(
-                source, uow, judgement, now, filing=filing, service_keywords=service_keywords, acting=acting
+                source,
+                uow,
+                judgement,
+                now,
+                filing=filing,
+                service_keywords=service_keywords,
+                acting=acting,
+                workers=workers,
             )
             failures = 0
             if on_round is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -131,19 +131,25 @@ def register_classified(
     now: Callable[[], datetime],
     keywords: Mapping[str, Sequence[str]],
     acting: Acting | None = None,
+    message_ids: Iterable[int] | None = None,
 ) -> RegisterResult:
     """Register every classified message against its case, oldest first, one transaction each;
-    with ``acting``, carry out what each message calls for in the same transaction."""
+    with ``acting``, carry out what each message calls for in the same transaction.
+
+    ``message_ids`` (taken one at a time, so it may be produced as classifying goes on)
+    registers those messages in that order instead; any not classified are passed over.
+    """
     result = RegisterResult()
-    with uow:
-        ids = list(
-            uow.session.scalars(
-                select(StoredMessage.id)
-                .where(StoredMessage.state == MessageState.CLASSIFIED.value)
-                .order_by(StoredMessage.received_at, StoredMessage.id)
+    if message_ids is None:
+        with uow:
+            message_ids = list(
+                uow.session.scalars(
+                    select(StoredMessage.id)
+                    .where(StoredMessage.state == MessageState.CLASSIFIED.value)
+                    .order_by(StoredMessage.received_at, StoredMessage.id)
+                )
             )
-        )
-    for message_id in ids:
+    for message_id in message_ids:
         with uow:
             session = uow.session
             message = session.get(StoredMessage, message_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from inboxbot.adapters.db.models import Event, StoredMessage
 from inboxbot.adapters.mail.files import EmlFolderSource, MaildirSource, SourceError
 from inboxbot.domain.kinds import MessageState
+from inboxbot.service import ingest as ingest_module
 from inboxbot.service.ingest import ingest
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.support.mail import make_message, write_maildir
@@ -108,3 +110,47 @@ def test_limit_stops_after_n_new_messages(uow: UnitOfWork, tmp_path: Path) -> No
 def test_a_folder_that_is_not_a_maildir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="not a Maildir"):
         MaildirSource(tmp_path)
+
+
+def test_a_batch_racing_another_process_is_stored_one_by_one(
+    uow: UnitOfWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process stores the second message between this run's check and its insert.
+    messages = three_messages()
+    other = MaildirSource(write_maildir(tmp_path / "Other", messages[1:2]))
+    real_check = ingest_module._seen_in_database
+    other_process = UnitOfWork(uow.engine)
+
+    raced: list[bool] = []
+
+    def check_then_lose_the_race(*args: Any) -> Any:
+        seen = real_check(*args)
+        if not raced:
+            raced.append(True)
+            ingest(other, other_process, clock)
+        return seen
+
+    monkeypatch.setattr(ingest_module, "_seen_in_database", check_then_lose_the_race)
+    source = MaildirSource(write_maildir(tmp_path / "Maildir", messages))
+    seen: list[bool] = []
+    result = ingest(source, uow, clock, on_message=lambda _fetched, new: seen.append(new))
+    monkeypatch.undo()
+
+    assert (len(result.stored), result.duplicates, seen) == (2, 1, [True, False, True])
+    assert count(uow) == 3
+    with uow:
+        bodies = uow.session.scalars(select(StoredMessage.raw).order_by(StoredMessage.id)).all()
+    assert sorted(bodies) == sorted(messages)
+    assert len(ingest(source, uow, clock).stored) == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 100])
+def test_a_message_twice_in_one_run_is_stored_once(uow: UnitOfWork, tmp_path: Path, batch_size: int) -> None:
+    # Within one batch the run itself knows it; across batches the database does.
+    first, second, third = three_messages()
+    source = MaildirSource(write_maildir(tmp_path / "Maildir", [first, second, first, third, second]))
+    dry = ingest(source, uow, clock, dry_run=True, batch_size=batch_size)
+    assert (len(dry.would_store), dry.duplicates) == (3, 2)
+    result = ingest(source, uow, clock, batch_size=batch_size)
+    assert (len(result.stored), result.duplicates) == (3, 2)
+    assert count(uow) == 3

@@ -185,7 +185,8 @@ service anvil {{
             raise RuntimeError(f"dovecot did not start: {reason}\n{self.log_tail()}")
         # The master daemonizes as a session leader: its pid is the process group of every Dovecot process.
         pidfile = self.root / "run" / "master.pid"
-        if not _wait(pidfile.exists, 10):
+        # The file appears before its pid is written in it: wait for the pid, not the file.
+        if not _wait(lambda: pidfile.exists() and pidfile.read_text().strip() != "", 10):
             raise RuntimeError(f"dovecot wrote no master.pid\n{self.log_tail()}")
         self._pgid = int(pidfile.read_text().split()[0])
         if not _wait(lambda: _listening(self.port), 10):
