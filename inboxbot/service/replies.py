@@ -32,6 +32,8 @@ def _address(value: str | None) -> str:
 
 def handle_reply(session: Session, message: StoredMessage, acting: Acting, now: datetime) -> Case | None:
     """The case a reply was about when it was acted on, else None (it is then ordinary mail)."""
+    if not _may_be_reply(message, acting):
+        return None
     mail = parse(message.raw)
     reply = read_reply(mail.subject, mail.newest)
     sender = mail.sender_address.lower()
@@ -40,6 +42,18 @@ def handle_reply(session: Session, message: StoredMessage, acting: Acting, now: 
     if isinstance(reply, AreaNamed):
         return _area_named(session, message, reply, sender, acting, now)
     return _answer_to_ombudsman(session, message, mail.message, sender, acting, now)
+
+
+def _may_be_reply(message: StoredMessage, acting: Acting) -> bool:
+    """False when the stored subject and sender already rule every kind of reply out, which spares
+    parsing the whole message again (most mail is the Ombudsman's, not a reply to the bot):
+    a task done and an area named carry "[Task ...]" or "[Case ...]" in the subject, and an
+    answer to the Ombudsman comes from the shared mailbox about a case with a reference."""
+    subject = (message.subject or "").casefold()
+    if "[task " in subject or "[case " in subject:
+        return True
+    shared = _address(acting.directory.shared_mailbox)
+    return bool(shared and message.ombudsman_ref and shared in (message.sender or "").casefold())
 
 
 # The tasks a reply to the Ombudsman answers: the requests for information.
