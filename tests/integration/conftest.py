@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.test_run import Service
 from tests.support.dovecot import DovecotServer, start_dovecot
 
 
@@ -17,3 +18,12 @@ def dovecot() -> Iterator[DovecotServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    """Real ``inboxbot run`` processes started by a test, stopped after it."""
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.stop()

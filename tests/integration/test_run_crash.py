@@ -33,7 +33,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Connection, Engine, select, text
 
-from inboxbot.adapters.db.engine import ensure_schema, make_engine
 from inboxbot.adapters.db.models import OutboxItem
 from inboxbot.domain.kinds import OutboxStatus
 from inboxbot.service.unit_of_work import UnitOfWork
@@ -55,22 +54,6 @@ __all__ = ["smtp_server"]  # a fixture, used by name
 
 EMAILS = 5
 SENDER = "ombudsman@northmere.gov.uk"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        service.stop()
 
 
 def queue_emails(engine: Engine) -> dict[str, int]:
