@@ -37,7 +37,7 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
@@ -50,14 +50,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from inboxbot.adapters.mail.graph import GraphError, GraphSettings, graph_tokens
+from inboxbot.adapters.mail.graph import GraphError, GraphSettings, error_detail, graph_tokens
+from inboxbot.adapters.redact import scrub as _scrub
 
 if TYPE_CHECKING:  # the EWS adapter brings in exchangelib, a second's import: only when it is used
     from inboxbot.adapters.mail.ews import EwsSettings
 
 log = logging.getLogger(__name__)
 
-_MAX_TEXT = 300
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -96,15 +96,6 @@ class Transport(Protocol):
 
 
 # -- helpers shared by the transports ------------------------------------------------------------
-
-
-def _scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` on one line, shortened, with every secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
 
 
 def envelope_recipients(message: EmailMessage) -> list[str]:
@@ -607,14 +598,7 @@ class GraphSendTransport:
         return _scrub(text, (self.settings.client_secret, self._token))
 
     def _describe(self, response: httpx.Response) -> str:
-        detail = ""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            error = body["error"]
-            detail = ": ".join(str(part) for part in (error.get("code"), error.get("message")) if part)
+        detail = error_detail(response)
         request_id = response.headers.get("request-id")
         suffix = f" (request-id {request_id})" if request_id else ""
         return self._scrub(f"HTTP {response.status_code} {detail}".strip() + suffix)

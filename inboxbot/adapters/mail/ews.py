@@ -63,6 +63,7 @@ from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
 from inboxbot.adapters.mail.files import SourceError
 from inboxbot.adapters.mail.retry import exponential_backoff, wait_or_give_up
+from inboxbot.adapters.redact import scrub
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -208,11 +209,7 @@ class EwsSource:
         return self._account
 
     def _scrub(self, text: str) -> str:
-        for secret in (self.settings.password, self.settings.client_secret):
-            if secret:
-                text = text.replace(secret, "***")
-        text = " ".join(text.split())
-        return text if len(text) <= 300 else text[:297] + "..."
+        return scrub(text, (self.settings.password, self.settings.client_secret))
 
     def _describe(self, exc: BaseException) -> str:
         detail = str(exc).strip()

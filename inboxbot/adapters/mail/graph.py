@@ -32,6 +32,7 @@ import httpx
 
 from inboxbot.adapters.mail.files import SourceError
 from inboxbot.adapters.mail.retry import exponential_backoff, wait_or_give_up
+from inboxbot.adapters.redact import scrub
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,21 @@ WELL_KNOWN_FOLDERS = frozenset(
 _IMMUTABLE_IDS = 'IdType="ImmutableId"'
 _RETRY_AFTER_STATUSES = (429, 503)
 _DELTA_GONE = 410  # the delta token expired or the sync state was lost: start again from scratch
+
+
+def error_detail(response: httpx.Response) -> str:
+    """Graph's error code and message (``ErrorAccessDenied: Access is denied.``), the login
+    service's error word, or "" when the body says neither."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        return ": ".join(str(part) for part in (error.get("code"), error.get("message")) if part)
+    if isinstance(body, dict) and body.get("error"):  # the login service's shape
+        return str(body["error"])
+    return ""
 
 
 @dataclass(frozen=True)
@@ -206,26 +222,11 @@ class GraphSource:
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        for secret in (self.settings.client_secret, self._token):
-            if secret:
-                text = text.replace(secret, "***")
-        text = " ".join(text.split())
-        return text if len(text) <= 300 else text[:297] + "..."
+        return scrub(text, (self.settings.client_secret, self._token))
 
     def _describe(self, response: httpx.Response) -> str:
         """``HTTP 403 ErrorAccessDenied: Access is denied.``, from Graph's error body when it has one."""
-        detail = ""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            error = body["error"]
-            code, message = error.get("code"), error.get("message")
-            detail = ": ".join(str(part) for part in (code, message) if part)
-        elif isinstance(body, dict) and body.get("error"):  # the login service's shape
-            detail = str(body["error"])
-        return self._scrub(f"HTTP {response.status_code} {detail}".strip())
+        return self._scrub(f"HTTP {response.status_code} {error_detail(response)}".strip())
 
     def _bearer(self) -> str:
         if self._token is None:

@@ -29,6 +29,7 @@ from imapclient.exceptions import IMAPClientError
 
 from inboxbot.adapters.mail.files import SourceError
 from inboxbot.adapters.mail.retry import exponential_backoff
+from inboxbot.adapters.redact import scrub
 from inboxbot.service.ports import FetchedMessage
 
 log = logging.getLogger(__name__)
@@ -157,11 +158,7 @@ class ImapSource:
     # -- connection ---------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        for secret in (self.settings.password, self._token):
-            if secret:
-                text = text.replace(secret, "***")
-        text = " ".join(text.split())
-        return text if len(text) <= 300 else text[:297] + "..."
+        return scrub(text, (self.settings.password, self._token))
 
     def _describe(self, exc: BaseException) -> str:
         detail = _BYTES_REPR.sub(r"\1", str(exc).strip())  # imaplib quotes server text as b'...'
