@@ -131,10 +131,6 @@ def split_subject(subject: str) -> tuple[str, str]:
     return kind, subject[match.end() :].strip()
 
 
-def _time(value: str) -> datetime | None:
-    return parse_time(value)
-
-
 # --- decoding ----------------------------------------------------------------
 
 # Mail that says iso-8859-1 or ascii is very often really windows-1252 (curly
@@ -291,7 +287,7 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
                     forward,
                     fields.get("from", ""),
                     fields.get("subject", ""),
-                    _time(fields.get("sent", "") or fields.get("date", "")),
+                    parse_time(fields.get("sent", "") or fields.get("date", "")),
                 )
             )
         else:
@@ -308,7 +304,7 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
                 is_forward,
                 fields.get("from", ""),
                 fields.get("subject", ""),
-                _time(fields.get("sent", "") or fields.get("date", "")),
+                parse_time(fields.get("sent", "") or fields.get("date", "")),
             )
         )
     wrote = _WROTE.search(text)
@@ -453,7 +449,7 @@ def read_text(message: Message) -> MailText:
         subject_prefix=subject_kind,
         sender_address=address.lower(),
         sender_name=name,
-        date=_time(header(message, "Date")),
+        date=parse_time(header(message, "Date")),
         received=received_time(message),
         message_id=header(message, "Message-ID") or None,
         in_reply_to=header(message, "In-Reply-To") or None,
