@@ -13,6 +13,7 @@ from typing import Any
 
 from inboxbot.domain import headers
 from inboxbot.domain.calendar import WorkingCalendar, london_date
+from inboxbot.domain.caseless import Caseless
 from inboxbot.domain.deadlines import Deadline, find_deadlines
 from inboxbot.domain.kinds import MessageKind, Ombudsman
 from inboxbot.domain.mailtext import MailText
@@ -62,7 +63,7 @@ class ClassifySettings:
     rules: RuleSet
     calendar: WorkingCalendar
     trust: TrustSettings
-    council_ref: re.Pattern[str] = field(default_factory=lambda: council_reference_pattern(r"CAS-\d{6,7}"))
+    council_ref: Caseless = field(default_factory=lambda: council_reference_pattern(r"CAS-\d{6,7}"))
     default_due_days: Mapping[MessageKind, int] = field(default_factory=lambda: dict(DEFAULT_DUE_DAYS))
 
     @classmethod

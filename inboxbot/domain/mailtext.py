@@ -22,6 +22,7 @@ from email.message import Message
 from email.utils import parseaddr
 
 from inboxbot.domain import headers
+from inboxbot.domain.caseless import Caseless
 from inboxbot.domain.envelope import decode_words, parse_time, received_time
 
 MAX_PDF_BYTES = 5_000_000
@@ -232,21 +233,20 @@ _PDFIUM = threading.Lock()
 
 # --- splitting the body ------------------------------------------------------
 
-_FORWARD_MARKER = re.compile(
+_FORWARD_MARKER = Caseless(
     r"^[ \t>]*(?:-{2,}\s*(?:Forwarded message|Original Message|Forwarded by)[^\n]*-*"
     r"|Begin forwarded message:?)[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
 _ORIGINAL_MARKER = re.compile(r"^[ \t]*-{3,}\s*Original Message\s*-{3,}[ \t]*$", re.IGNORECASE | re.MULTILINE)
-_HEADER_BLOCK = re.compile(
+_HEADER_BLOCK = Caseless(
     r"^[ \t*]*From:[ \t*]*(?P<sender>[^\n]*)\n"
     r"(?P<rest>(?:[ \t*]*(?:Sent|Date|To|Cc|Subject|Importance)[ \t*]*:[^\n]*\n?){2,6})",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
-_WROTE = re.compile(
-    r"^[ \t]*On\b[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$", re.IGNORECASE | re.MULTILINE
-)
+_WROTE = Caseless(r"^[ \t]*On\b[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$", re.MULTILINE)
 _UNDERLINE = re.compile(r"^[ \t]*_{8,}[ \t]*$", re.MULTILINE)
+_QUOTE_LINE = re.compile(r"^>", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -271,13 +271,14 @@ def _header_fields(block: str) -> dict[str, str]:
 def _first_cut(text: str, is_forward: bool) -> _Cut | None:
     """The first place where an earlier message starts, and whether it was forwarded."""
     candidates: list[_Cut] = []
-    marker = _FORWARD_MARKER.search(text)
+    lowered = text.lower()
+    marker = _FORWARD_MARKER.search(text, lowered=lowered)
     if marker:
         forward = _ORIGINAL_MARKER.match(marker.group(0)) is None or is_forward
         after = marker.end()
         block = _HEADER_BLOCK.match(text, after + 1) if after < len(text) else None
         if block is None:
-            block = _HEADER_BLOCK.search(text, after, min(len(text), after + 400))
+            block = _HEADER_BLOCK.search(text, after, min(len(text), after + 400), lowered)
         if block:
             fields = _header_fields(block.group(0))
             candidates.append(
@@ -292,7 +293,7 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
             )
         else:
             candidates.append(_Cut(marker.start(), marker.end(), forward))
-    block = _HEADER_BLOCK.search(text)
+    block = _HEADER_BLOCK.search(text, lowered=lowered)
     if block:
         fields = _header_fields(block.group(0))
         start = block.start()
@@ -307,10 +308,10 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
                 parse_time(fields.get("sent", "") or fields.get("date", "")),
             )
         )
-    wrote = _WROTE.search(text)
+    wrote = _WROTE.search(text, lowered=lowered)
     if wrote:
         candidates.append(_Cut(wrote.start(), wrote.end(), False))
-    quoted = re.search(r"^>", text, re.MULTILINE)
+    quoted = _QUOTE_LINE.search(text)
     if quoted:
         candidates.append(_Cut(quoted.start(), quoted.start(), False))
     if not candidates:
@@ -318,25 +319,27 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
     return min(candidates, key=lambda c: c.start)
 
 
-_SIGNOFF = re.compile(
+_SIGNOFF = Caseless(
     r"^[ \t]*(?:--[ \t]*$|(?:kind|best|warm|many)?[ \t]*regards\b[^\n]{0,20}$"
     r"|yours[ \t]+(?:sincerely|faithfully)\b"
     r"|thanks(?: and regards)?,?[ \t]*$|thank you,?[ \t]*$|sent from my \w+)",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
-_DISCLAIMER = re.compile(
+_DISCLAIMER = Caseless(
     r"^[ \t]*(?:this (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^\n]*)?"
     r" (?:is|are|may be|and any)\b[^\n]*(?:confidential|intended|privileged)"
     r"|the information (?:in|contained in) this (?:e-?mail|message)"
     r"|(?:email )?disclaimer\b|confidentiality notice|please consider the environment"
     r"|if you (?:are not|have received this)[^\n]*(?:intended recipient|in error))",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
 
 
 def strip_signature(text: str) -> tuple[str, str]:
     """(text before the sign-off or disclaimer, the rest)."""
-    cuts = [m.start() for m in (_SIGNOFF.search(text), _DISCLAIMER.search(text)) if m]
+    lowered = text.lower()
+    found = (pattern.search(text, lowered=lowered) for pattern in (_SIGNOFF, _DISCLAIMER))
+    cuts = [m.start() for m in found if m]
     # A sign-off in the first line is a greeting-only message; keep it whole.
     cuts = [c for c in cuts if text[:c].strip()]
     if not cuts:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inboxbot.domain.caseless import Caseless
 from inboxbot.domain.kinds import MessageKind, Ombudsman
 
 AutomaticKind = Literal["auto_reply", "bounce", "read_receipt", "list"]
@@ -190,6 +191,7 @@ class _Texts:
     attachments: frozenset[str]
     raw_subject: str
     raw_text: str
+    raw_text_lower: str  # raw_text.lower(), for the rules' regexes to share
 
     @classmethod
     def of(cls, facts: Facts, index: PhraseIndex) -> _Texts:
@@ -203,7 +205,7 @@ class _Texts:
         raw_text = "\n".join(" ".join(t.split()) for t in (facts.subject, facts.body, facts.attachment_text))
         attachments = index.present(normalise(" | ".join(facts.attachment_names)))
         anywhere = frozenset().union(*(present for _, present in fields))
-        return cls(fields, anywhere, subject, attachments, facts.subject, raw_text)
+        return cls(fields, anywhere, subject, attachments, facts.subject, raw_text, raw_text.lower())
 
     def find_any(self, phrases: Iterable[str]) -> Evidence | None:
         for where, present in self.fields:
@@ -224,8 +226,8 @@ class CompiledRule:
     all_text: tuple[str, ...]
     not_text: tuple[str, ...]
     attachment: tuple[str, ...]
-    subject_regex: tuple[re.Pattern[str], ...]
-    text_regex: tuple[re.Pattern[str], ...]
+    subject_regex: tuple[Caseless, ...]
+    text_regex: tuple[Caseless, ...]
     header: tuple[tuple[str, re.Pattern[str]], ...]
     source: str  # the file it came from
     # The phrase conditions as sets, so most rules are ruled out by one set operation each.
@@ -241,12 +243,12 @@ class CompiledRule:
         def phrases(values: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(normalise(v) for v in values if v.strip())
 
-        def regexes(values: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+        def regexes(values: Iterable[str]) -> tuple[Caseless, ...]:
             # Any-of: one combined pattern is one scan of the text instead of one per regex.
             values = list(values)
             if not values:
                 return ()
-            return (re.compile("|".join(f"(?:{v})" for v in values), re.IGNORECASE | re.MULTILINE),)
+            return (Caseless("|".join(f"(?:{v})" for v in values), re.MULTILINE),)
 
         subject, text, all_text, attachment = (
             phrases(values) for values in (when.subject, when.text, when.all_text, when.attachment)
@@ -328,7 +330,8 @@ class CompiledRule:
                 return None
             evidence.append(found_text)
         if self.text_regex:
-            found = next((m for rx in self.text_regex if (m := rx.search(texts.raw_text))), None)
+            text, lowered = texts.raw_text, texts.raw_text_lower
+            found = next((m for rx in self.text_regex if (m := rx.search(text, lowered=lowered))), None)
             if found is None:
                 return None
             evidence.append(Evidence("text", f'"{" ".join(found.group(0).split())[:80]}"'))
