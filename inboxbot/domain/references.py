@@ -24,17 +24,17 @@ _LGSCO = re.compile(
 )
 _HOS = re.compile(r"(?<![\w£$.,/:+-])(?<!\d )(?P<ref>20[1-3]\d\d{5})(?![\w/])(?! \d)")
 
-# Words just before a number that say it is not a case reference.
-_NOT_A_CASE = re.compile(
-    r"(?:account|acct|a/c|tel|telephone|phone|mobile|fax|call|£|invoice|payment|uprn|nino|sort code"
-    r"|council tax|reference number for your council tax)[^\n\d]{0,20}$",
-    re.IGNORECASE,
+# Words just before a number that say it is not a case reference. The pound sign has a pattern
+# of its own so that the words' pattern is plain ASCII, which Caseless scans quickly.
+_NOT_A_CASE = Caseless(
+    r"(?:account|acct|a/c|tel|telephone|phone|mobile|fax|call|invoice|payment|uprn|nino|sort code"
+    r"|council tax|reference number for your council tax)[^\n\d]{0,20}$"
 )
+_POUNDS = re.compile(r"£[^\n\d]{0,20}$")
 # Words just before a reference that say it is an older case quoted as background.
-_BACKGROUND = re.compile(
+_BACKGROUND = Caseless(
     r"(?:previous|earlier|separate|separately|prior|older|former|background|previously|another|last year"
-    r"|already decided|closed case|old case)[^\n]{0,45}$",
-    re.IGNORECASE,
+    r"|already decided|closed case|old case)[^\n]{0,45}$"
 )
 
 FIELD_ORDER = ("subject", "body", "forwarded", "attachment", "quoted")
@@ -103,9 +103,14 @@ def find_references(text: str, found_in: str) -> list[Reference]:
 _PATTERNS = ((_LGSCO, Ombudsman.LGSCO), (_HOS, Ombudsman.HOS))
 
 
+def _not_a_case(before: str) -> bool:
+    """Whether the words just before a number say it is an account, a phone number or an amount."""
+    return bool(_NOT_A_CASE.search(before) or _POUNDS.search(before))
+
+
 def _reference(text: str, match: re.Match[str], ombudsman: Ombudsman, found_in: str) -> Reference | None:
     before = _clause_before(text, match.start())
-    if _NOT_A_CASE.search(before[-30:]):
+    if _not_a_case(before[-30:]):
         return None
     if ombudsman is Ombudsman.LGSCO:
         if not _plausible_year(match.group("yy")):

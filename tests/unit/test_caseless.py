@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from inboxbot.adapters.rulefiles import load_rules
-from inboxbot.domain import caseless, mailtext
+from inboxbot.domain import caseless, mailtext, references
 from inboxbot.domain.caseless import FOLD_UNSAFE, Caseless, fold_pattern
 from inboxbot.resources import rules_dir
 
@@ -65,6 +65,8 @@ def _bundled() -> list[tuple[str, int]]:
     for name in ("_FORWARD_MARKER", "_HEADER_BLOCK", "_WROTE", "_SIGNOFF", "_DISCLAIMER"):
         splitter: Caseless = getattr(mailtext, name)
         ours.append((splitter.pattern.pattern, splitter.pattern.flags & ~re.IGNORECASE))
+    for words in (references._NOT_A_CASE, references._BACKGROUND):
+        ours.append((words.pattern.pattern, 0))
     return ours
 
 
@@ -119,6 +121,8 @@ _PIECES = st.sampled_from(
         "\u00a0",
         "1",
         "-",
+        "previous case ",
+        "tel ",
         "i need the ",
         "we also send a",
         "\t",

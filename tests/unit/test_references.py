@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxbot.domain.kinds import Ombudsman
 from inboxbot.domain.references import (
+    _BACKGROUND,
     _HOS,
     _LGSCO,
     Reference,
+    _not_a_case,
     _reference,
     canonical_lgsco,
     choose_reference,
@@ -127,3 +131,24 @@ _PIECES = st.sampled_from(
 @given(st.lists(_PIECES, max_size=14).map("".join))
 def test_the_candidate_scan_finds_exactly_what_the_full_patterns_find(text: str) -> None:
     assert find_references(text, "body") == _reference_find(text, "body")
+
+
+# The words before a number, as one IGNORECASE pattern, before the pound sign had its own.
+_OLD_NOT_A_CASE = re.compile(
+    r"(?:account|acct|a/c|tel|telephone|phone|mobile|fax|call|£|invoice|payment|uprn|nino|sort code"
+    r"|council tax|reference number for your council tax)[^\n\d]{0,20}$",
+    re.IGNORECASE,
+)
+_BEFORE = st.lists(
+    st.sampled_from(
+        ["Account", "TEL", "a/c", "£", "Previous case", "earlier", " ", "no.", "\n", "1", "x", "\u212a"]
+    ),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_BEFORE)
+def test_the_words_before_a_number_are_read_as_they_were(before: str) -> None:
+    assert _not_a_case(before) == bool(_OLD_NOT_A_CASE.search(before))
+    assert bool(_BACKGROUND.search(before)) == bool(_BACKGROUND.pattern.search(before))
