@@ -279,6 +279,8 @@ def _as_text(value: object) -> str:
 def _recover(text: str) -> str:
     # The parser keeps undecodable bytes as surrogate escapes; most are UTF-8 written without
     # RFC 2047, and reading them as UTF-8 is what exposes homoglyph domains.
+    if text.isascii():  # nearly every header: nothing to recover
+        return text
     try:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     except UnicodeError:
@@ -817,7 +819,9 @@ def _subject(message: Message) -> str:
 
 def _bounce_or_receipt(message: Message) -> AutomaticVerdict | None:
     types = _raw_values(message, "content-type")
-    content_type, params = _content_type(types[0]) if types else ("", {})
+    # Only report types matter here; a header that cannot name one is not lexed at all.
+    plain = types[0].lower().replace("\\", "") if types else ""
+    content_type, params = _content_type(types[0]) if any(h in plain for h in _REPORT_HINTS) else ("", {})
     report_type = params.get("report-type", "")
     if content_type == "multipart/report" and report_type == "delivery-status":
         return AutomaticVerdict("bounce", "multipart/report; report-type=delivery-status")
@@ -843,6 +847,8 @@ def _bounce_or_receipt(message: Message) -> AutomaticVerdict | None:
 
 
 _MDN = "message/disposition-notification"
+# Every content type _bounce_or_receipt looks for holds one of these.
+_REPORT_HINTS = ("report", "delivery-status", "disposition-notification")
 
 
 def _has_part(message: Message, content_type: str) -> bool:

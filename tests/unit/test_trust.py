@@ -13,12 +13,15 @@ from hypothesis import strategies as st
 
 from inboxbot.domain.kinds import Ombudsman
 from inboxbot.domain.trust import (
+    _MDN,
     _PLAIN_MAILBOX,
+    _REPORT_HINTS,
     DEFAULT_OMBUDSMAN_DOMAINS,
     AutomaticVerdict,
     SenderVerdict,
     TrustSettings,
     _chunks,
+    _content_type,
     _lex,
     assess_sender,
     detect_automatic,
@@ -659,3 +662,34 @@ def test_the_plain_mailbox_shortcut_reads_what_the_full_reader_reads(value: str)
     if easy is not None:
         plain, angle, tail = easy.groups()
         assert _chunks(value) == [(plain + (tail or ""), [], [] if angle is None else [angle])]
+
+
+_TYPE_PIECES = st.sampled_from(
+    [
+        "multipart/",
+        "message/",
+        "report",
+        "Report",
+        "delivery-status",
+        "disposition-notification",
+        "\\",
+        '"',
+        "(",
+        ")",
+        ";",
+        " ",
+        "report-type=",
+        "mixed",
+        "re",
+        "port",
+        "\t",
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_TYPE_PIECES, max_size=10).map("".join))
+def test_a_content_type_is_only_lexed_for_bounces_when_it_can_name_a_report(value: str) -> None:
+    content_type, params = _content_type(value)
+    if content_type in ("multipart/report", "message/delivery-status", _MDN) or params.get("report-type"):
+        assert any(hint in value.lower().replace("\\", "") for hint in _REPORT_HINTS)
