@@ -72,7 +72,21 @@ class WorkingCalendar:
 
     def is_working_day(self, day: date) -> bool:
         """True when ``day`` is Monday-Friday, not a bank holiday and not a closure day."""
-        return day.weekday() < 5 and day not in self.closure_days and day not in self._bank_holidays
+        return day.weekday() < 5 and day not in self.closure_days and day not in self._bank_days(day.year)
+
+    @cached_property
+    def _bank_days_by_year(self) -> dict[int, frozenset[date]]:
+        return {}
+
+    def _bank_days(self, year: int) -> frozenset[date]:
+        # The holidays package converts and checks its key on every lookup; counting working
+        # days asks about each day in turn, so each year's dates are read out once.
+        days = self._bank_days_by_year.get(year)
+        if days is None:
+            self._bank_holidays.get(date(year, 1, 1))  # makes the package fill in that year
+            days = frozenset(d for d in self._bank_holidays if d.year == year)
+            self._bank_days_by_year[year] = days
+        return days
 
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after ``day``."""

@@ -147,3 +147,19 @@ def test_due_after_receipt_counts_from_day_zero() -> None:
     # Received Thursday 2 April 2026 at 10:00 BST; 3 working days skip Good Friday and Easter Monday.
     received = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
     assert CAL.due_after_receipt(received, 3) == date(2026, 4, 9)
+
+
+def test_working_days_agree_with_the_holidays_package_day_by_day() -> None:
+    # The calendar reads each year's bank holidays out once; every day of fifty years must
+    # still get the package's own answer.
+    import holidays
+
+    calendar = WorkingCalendar.build(closure_days=[date(2026, 12, 29)])
+    bank = holidays.country_holidays("GB", subdiv="ENG")
+    day, wrong = date(1995, 1, 1), []
+    while day < date(2045, 1, 1):
+        expected = day.weekday() < 5 and day not in bank and day != date(2026, 12, 29)
+        if calendar.is_working_day(day) != expected:
+            wrong.append(day)
+        day += timedelta(days=1)
+    assert wrong == []
