@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import holidays
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -152,8 +153,6 @@ def test_due_after_receipt_counts_from_day_zero() -> None:
 def test_working_days_agree_with_the_holidays_package_day_by_day() -> None:
     # The calendar reads each year's bank holidays out once; every day of fifty years must
     # still get the package's own answer.
-    import holidays
-
     calendar = WorkingCalendar.build(closure_days=[date(2026, 12, 29)])
     bank = holidays.country_holidays("GB", subdiv="ENG")
     day, wrong = date(1995, 1, 1), []
