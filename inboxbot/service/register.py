@@ -58,7 +58,13 @@ class RegisterResult:
 
 def _thread_ids(raw: bytes) -> list[str]:
     """The Message-IDs this message replies to, newest first."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    end = raw.find(b"\r\n\r\n")
+    head = raw if end < 0 else raw[:end]
+    end = head.find(b"\n\n")
+    head = head if end < 0 else head[:end]
+    lowered = head.lower()
+    if b"in-reply-to" not in lowered and b"references" not in lowered:
+        return []  # most mail replies to nothing: spare parsing its header
     try:
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
         found = " ".join(str(headers.get(name, "")) for name in ("In-Reply-To", "References"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,3 +201,22 @@ def test_a_database_failure_stops_the_run_and_the_next_run_registers_the_rest_on
     assert len(registered) >= 7
     assert set(registered.values()) == {1}
     assert set(events_by_message(uow, "case opened").values()) == {1}
+
+
+def test_threads_are_read_from_the_header_as_the_mail_parser_reads_them() -> None:
+    # Registering skips the header parser when neither header name appears at all.
+    def parsed(raw: bytes) -> list[str]:
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        found = " ".join(str(headers.get(name, "")) for name in ("In-Reply-To", "References"))
+        ids = [p for p in found.replace(">", "> ").split() if p.startswith("<") and p.endswith(">")]
+        return list(dict.fromkeys(reversed(ids)))
+
+    mail = [path.read_bytes() for path in sorted(CORPUS.glob("*.eml"))]
+    mail += [raw.replace(b"\n", b"\r\n") for raw in mail]
+    mail += [b"IN-REPLY-TO: <a@b>\r\nreferences: <c@d>\r\n <e@f>\r\n\r\nIn-Reply-To: <not@header>\r\n"]
+    mail += [b"Subject: x\r\nReferences: <g@h>\r\n\r\nbody", b"Subject: x\r\nIn-reply-to: <i@j>\n\nbody"]
+    threaded = [raw for raw in mail if register._thread_ids(raw)]
+    assert len(threaded) > 10
+    assert [register._thread_ids(raw) for raw in mail] == [parsed(raw) for raw in mail]
+    assert register._thread_ids(mail[-3]) == ["<e@f>", "<c@d>", "<a@b>"]
