@@ -7,6 +7,10 @@ linked to an existing case or left for a person. A new case gets its service
 area from the complaints register (the original complaint), else from an
 earlier case with the same council reference, else from the service areas'
 keywords, else none: it then waits in triage for RET.
+
+Messages are registered oldest first, a chunk to a transaction. A message whose
+registering fails is quarantined with its error on its own, and the rest of its
+chunk is registered without it.
 """
 
 from __future__ import annotations
@@ -221,6 +225,7 @@ def _register_one(
 
 
 def _chunks(message_ids: Iterable[int], size: int) -> Iterator[list[int]]:
+    """``message_ids`` in lists of ``size``, the last one shorter; each is taken only when asked for."""
     chunk: list[int] = []
     for message_id in message_ids:
         chunk.append(message_id)
@@ -232,7 +237,8 @@ def _chunks(message_ids: Iterable[int], size: int) -> Iterator[list[int]]:
 
 
 def _quarantine(uow: UnitOfWork, message_id: int, exc: Exception, at: datetime) -> bool:
-    """Set aside a message whose registering failed, with its error, in a transaction of its own."""
+    """Set aside a message whose registering failed, with its error, in a transaction of its own;
+    False when it was no longer waiting to be registered."""
     error = f"registering: {type(exc).__name__}: {exc}"
     log.warning("message %s quarantined: %s", message_id, error)
     with uow:
