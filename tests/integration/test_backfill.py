@@ -3,7 +3,8 @@
 Workers must change nothing but the speed: the same judgements, the same cases
 and tasks, registered in the same order (oldest first, even when the server's
 order is not), as when one process does everything. A worker that dies costs
-only the message it died on; a run stopped half-way is finished by the next.
+only the message it died on, and so does a message that fails registering in
+the middle of a chunk; a run stopped half-way is finished by the next.
 """
 
 from __future__ import annotations
@@ -288,7 +289,7 @@ def test_a_message_that_fails_registering_in_the_middle_of_a_chunk_costs_only_it
     dovecot: DovecotServer, uow: UnitOfWork, one_process: UnitOfWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Registering commits a chunk of messages at a time. One that fails half-way through acting
-    # (its task and emails already written in the transaction) must be rolled back alone and
+    # (its effects already written in the transaction) must be rolled back alone and
     # quarantined, and every other message in its chunk registered once: nothing lost, nothing twice.
     mail = corpus_mail()
     position = 23  # in arrival order, so in registering order
