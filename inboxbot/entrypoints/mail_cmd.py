@@ -150,6 +150,8 @@ def _summary(result: IntakeResult, dry_run: bool) -> str:
         f"{len(result.processed.quarantined)} quarantined; {len(result.registered.opened)} cases opened; "
         f"{result.filed} filed"
     )
+    if result.registered.quarantined:
+        text += f"; {len(result.registered.quarantined)} could not be registered (quarantined)"
     if result.filing_errors:
         text += f"; {len(result.filing_errors)} could not be filed (will retry)"
     return text

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, OutboxItem, StoredMessage, Task
@@ -30,6 +30,14 @@ from inboxbot.domain.planning import (
     plan,
 )
 from inboxbot.service import audit
+
+# Built once and bound per use: a backfill acts on thousands of messages in a row.
+_OUTBOX_HAS = select(OutboxItem.id).where(OutboxItem.dedupe_key == bindparam("key"))
+_TASK_PLANNED = select(Task.id).where(Task.plan_key == bindparam("key"))
+_OPEN_TASKS = select(Task).where(Task.case_id == bindparam("case_id"), Task.status == TaskStatus.OPEN.value)
+_NEXT_DUE = select(func.min(Task.due)).where(
+    Task.case_id == bindparam("case_id"), Task.status == TaskStatus.OPEN.value
+)
 
 # No 0/O or 1/I, which are easy to misread in a subject line.
 _TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 - not a password
@@ -149,7 +157,7 @@ def queue_email(
 ) -> list[str]:
     """Render ``email`` and put it in the outbox unless its dedupe key is there already;
     the recipients it went to ([] when it was there already or nobody is configured)."""
-    if session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == email.dedupe_key)) is not None:
+    if session.scalar(_OUTBOX_HAS, {"key": email.dedupe_key}) is not None:
         return []  # this effect was decided before: never twice
     area = acting.directory.area(case.service_area) if case and case.service_area else None
     recipients = sorted({a for role in email.audience for a in _addresses(role, acting, area, ombudsman)})
@@ -224,9 +232,7 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
     if case is not None and result.close_case:
         case.status = CaseStatus.CLOSED.value
         case.closed_at = now
-        open_tasks = session.scalars(
-            select(Task).where(Task.case_id == case.id, Task.status == TaskStatus.OPEN.value)
-        ).all()
+        open_tasks = session.scalars(_OPEN_TASKS, {"case_id": case.id}).all()
         for task in open_tasks:
             if task.status == TaskStatus.OPEN.value:
                 task.status = TaskStatus.CANCELLED.value
@@ -236,7 +242,7 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
         audit.record(session, now, "case closed", case_id=case.id, message_id=message.id)
     first_task: Task | None = None
     for planned in result.tasks:
-        if case is None or session.scalar(select(Task.id).where(Task.plan_key == planned.key)) is not None:
+        if case is None or session.scalar(_TASK_PLANNED, {"key": planned.key}) is not None:
             continue
         task = Task(
             case_id=case.id,
@@ -290,6 +296,4 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
 def refresh_next_due(session: Session, case: Case) -> None:
     """The case's next due date: the earliest due date of its open tasks."""
     session.flush()
-    case.next_due = session.scalar(
-        select(func.min(Task.due)).where(Task.case_id == case.id, Task.status == TaskStatus.OPEN.value)
-    )
+    case.next_due = session.scalar(_NEXT_DUE, {"case_id": case.id})

@@ -210,7 +210,9 @@ class _Seen:
     def holds(self, fetched: FetchedMessage, sha: str, message_id: str | None) -> bool:
         if sha in self.shas or fetched.key in self.keys:
             return True
-        return message_id is not None and _body_digest(fetched.raw) in self.bodies.get(message_id, ())
+        if message_id is None or message_id not in self.bodies:
+            return False  # the body is hashed only when this Message-ID is known already (seldom)
+        return _body_digest(fetched.raw) in self.bodies[message_id]
 
     def add(self, fetched: FetchedMessage, sha: str, message_id: str | None) -> None:
         self.shas.add(sha)

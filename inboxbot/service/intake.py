@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,20 +122,6 @@ def _registration_order(session: Session) -> list[int]:
     )
 
 
-def _counted(
-    message_ids: Iterable[int], total: int, report: Callable[[int, int], None] | None
-) -> Iterator[int]:
-    """``message_ids``, telling ``report`` how many are done each time the next is asked for."""
-    done = 0
-    for message_id in message_ids:
-        if report is not None and done:
-            report(done, total)
-        yield message_id
-        done += 1
-    if report is not None and done:
-        report(done, total)
-
-
 def take_in(
     source: MailSource,
     uow: UnitOfWork,
@@ -171,7 +157,8 @@ def take_in(
             now,
             service_keywords or {},
             acting,
-            message_ids=_counted(in_order(judging, order), len(order), on_registered),
+            message_ids=in_order(judging, order),
+            on_done=None if on_registered is None else lambda done: on_registered(done, len(order)),
         )
         processed = judging.finish()
     filed, errors = file_messages(uow, source, filing or Filing(), now)

@@ -7,18 +7,24 @@ linked to an existing case or left for a person. A new case gets its service
 area from the complaints register (the original complaint), else from an
 earlier case with the same council reference, else from the service areas'
 keywords, else none: it then waits in triage for RET.
+
+Messages are registered oldest first, a chunk to a transaction. A message whose
+registering fails is quarantined with its error on its own, and the rest of its
+chunk is registered without it.
 """
 
 from __future__ import annotations
 
 import email.parser
 import email.policy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, Complaint, StoredMessage
@@ -30,6 +36,12 @@ from inboxbot.service.actions import Acting, act
 from inboxbot.service.replies import handle_reply
 from inboxbot.service.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
+
+# Messages registered per transaction. A backfill spent most of its time committing
+# one message at a time; a chunk is committed once (see _register_chunk for a failure).
+REGISTER_CHUNK = 50
+
 
 @dataclass
 class RegisterResult:
@@ -38,11 +50,25 @@ class RegisterResult:
     linked: list[int] = field(default_factory=list)  # message ids linked to a case
     opened: list[int] = field(default_factory=list)  # case ids opened
     unlinked: list[int] = field(default_factory=list)  # message ids about no known case
+    quarantined: list[int] = field(default_factory=list)  # message ids whose registering failed
+
+    def extend(self, other: RegisterResult) -> None:
+        """Add what ``other`` did."""
+        self.linked.extend(other.linked)
+        self.opened.extend(other.opened)
+        self.unlinked.extend(other.unlinked)
+        self.quarantined.extend(other.quarantined)
 
 
 def _thread_ids(raw: bytes) -> list[str]:
     """The Message-IDs this message replies to, newest first."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    end = raw.find(b"\r\n\r\n")
+    head = raw if end < 0 else raw[:end]
+    end = head.find(b"\n\n")
+    head = head if end < 0 else head[:end]
+    lowered = head.lower()
+    if b"in-reply-to" not in lowered and b"references" not in lowered:
+        return []  # most mail replies to nothing: spare parsing its header
     try:
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
         found = " ".join(str(headers.get(name, "")) for name in ("In-Reply-To", "References"))
@@ -52,32 +78,47 @@ def _thread_ids(raw: bytes) -> list[str]:
     return list(dict.fromkeys(reversed(ids)))
 
 
+# Built once and bound per message: a backfill looks up thousands of cases in a row, and
+# building these anew each time was a fifth of registering.
+_LOAD_CLASSIFIED = select(StoredMessage).where(
+    StoredMessage.id.in_(bindparam("ids", expanding=True)),
+    StoredMessage.state == MessageState.CLASSIFIED.value,
+)
+_CASE_BY_OMBUDSMAN_REF = select(Case).where(
+    Case.ombudsman == bindparam("ombudsman"), Case.ombudsman_ref == bindparam("reference")
+)
+_CASE_OF_THREAD = (
+    select(StoredMessage.case_id)
+    .where(
+        StoredMessage.message_id.in_(bindparam("thread", expanding=True)), StoredMessage.case_id.is_not(None)
+    )
+    .order_by(StoredMessage.received_at.desc())
+)
+# "open" sorts after "closed": an open case with this reference is preferred.
+_CASE_BY_COUNCIL_REF = (
+    select(Case)
+    .where(Case.council_ref == bindparam("council"))
+    .order_by(Case.status.desc(), Case.opened_at.desc())
+)
+
+
 def find_case(session: Session, judgement: Mapping[str, Any], raw: bytes) -> tuple[Case | None, str]:
     """The case a message belongs to, and how it was found."""
     ombudsman, reference = judgement.get("ombudsman"), judgement.get("ombudsman_ref")
     if ombudsman and reference:
         case = session.scalars(
-            select(Case).where(Case.ombudsman == ombudsman, Case.ombudsman_ref == reference)
+            _CASE_BY_OMBUDSMAN_REF, {"ombudsman": ombudsman, "reference": reference}
         ).first()
         if case is not None:
             return case, f"Ombudsman reference {reference}"
     thread = _thread_ids(raw)
     if thread:
-        linked = session.scalars(
-            select(StoredMessage.case_id)
-            .where(StoredMessage.message_id.in_(thread), StoredMessage.case_id.is_not(None))
-            .order_by(StoredMessage.received_at.desc())
-        ).first()
+        linked = session.scalars(_CASE_OF_THREAD, {"thread": thread}).first()
         if linked is not None:
             return session.get(Case, linked), "reply in a thread of the case"
     council = judgement.get("council_ref")
     if council:
-        case = session.scalars(
-            # "open" sorts after "closed": an open case with this reference is preferred.
-            select(Case)
-            .where(Case.council_ref == council)
-            .order_by(Case.status.desc(), Case.opened_at.desc())
-        ).first()
+        case = session.scalars(_CASE_BY_COUNCIL_REF, {"council": council}).first()
         if case is not None:
             return case, f"council reference {council}"
     return None, "no case matches"
@@ -126,18 +167,160 @@ def _gather_earlier(session: Session, case: Case, at: datetime) -> list[int]:
     return [m.id for m in earlier]
 
 
+def _register_one(
+    session: Session,
+    message: StoredMessage,
+    now: Callable[[], datetime],
+    keywords: Mapping[str, Sequence[str]],
+    acting: Acting | None,
+    result: RegisterResult,
+) -> None:
+    """Register one classified message against its case and act on it, in the caller's transaction."""
+    judgement = message.classification or {}
+    at = now()
+    replied = handle_reply(session, message, acting, at) if acting is not None else None
+    if replied is not None:
+        # A reply to the bot's own mail was acted on: it joins its case and needs nothing more.
+        message.case_id, message.state = replied.id, MessageState.PROCESSED.value
+        audit.record(
+            session, at, "message registered", case_id=replied.id, message_id=message.id, how="reply"
+        )
+        result.linked.append(message.id)
+        return
+    case, how = find_case(session, judgement, message.raw)
+    kind = MessageKind(message.kind or MessageKind.UNKNOWN.value)
+    if case is None and may_open_case(kind, bool(message.trusted), judgement.get("ombudsman_ref")):
+        text = f"{message.subject or ''}\n{parse(message.raw).body}"
+        area, why = _service_area_for(session, judgement, text, keywords)
+        case = Case(
+            ombudsman=judgement.get("ombudsman"),
+            ombudsman_ref=judgement.get("ombudsman_ref"),
+            council_ref=judgement.get("council_ref"),
+            service_area=area,
+            subject=message.subject,
+            status=CaseStatus.OPEN.value,
+            opened_at=message.received_at,
+            updated_at=at,
+        )
+        session.add(case)
+        session.flush()
+        audit.record(
+            session, at, "case opened", case_id=case.id, message_id=message.id, service_area=area, why=why
+        )
+        result.opened.append(case.id)
+        result.linked.extend(_gather_earlier(session, case, at))
+        how = "opened by this message"
+    if case is None:
+        result.unlinked.append(message.id)
+    else:
+        message.case_id = case.id
+        if case.council_ref is None and judgement.get("council_ref"):
+            case.council_ref = judgement["council_ref"]
+        case.updated_at = at
+        audit.record(session, at, "message registered", case_id=case.id, message_id=message.id, how=how)
+        result.linked.append(message.id)
+    if acting is not None:
+        act(session, message, case, acting, at)
+    message.state = MessageState.PROCESSED.value
+
+
+def _chunks(message_ids: Iterable[int], size: int) -> Iterator[list[int]]:
+    """``message_ids`` in lists of ``size``, the last one shorter; each is taken only when asked for."""
+    chunk: list[int] = []
+    for message_id in message_ids:
+        chunk.append(message_id)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _quarantine(uow: UnitOfWork, message_id: int, exc: Exception, at: datetime) -> bool:
+    """Set aside a message whose registering failed, with its error, in a transaction of its own;
+    False when it was no longer waiting to be registered."""
+    error = f"registering: {type(exc).__name__}: {exc}"
+    log.warning("message %s quarantined: %s", message_id, error)
+    with uow:
+        message = uow.session.get(StoredMessage, message_id)
+        if message is None or message.state != MessageState.CLASSIFIED.value:
+            return False
+        message.state, message.error = MessageState.QUARANTINED.value, error
+        audit.record(uow.session, at, "message quarantined", message_id=message_id, error=error)
+        uow.commit()
+        return True
+
+
+def _register_chunk(
+    uow: UnitOfWork,
+    chunk: Sequence[int],
+    now: Callable[[], datetime],
+    keywords: Mapping[str, Sequence[str]],
+    acting: Acting | None,
+    result: RegisterResult,
+) -> Iterator[int]:
+    """Register ``chunk`` in order, in one transaction; yields each message id once it is done with.
+
+    When a message fails, the transaction is rolled back, the messages before it are registered
+    again without it, it is quarantined on its own, and the ones after it go on: each message's
+    effects are committed exactly once, and the order is kept. A failure of the database itself
+    (locked, gone away) is not the message's fault: it stops the run, and the next run registers
+    what was not committed.
+    """
+    start, end = 0, len(chunk)
+    failed: tuple[int, Exception] | None = None  # where the last attempt failed, and why
+    while start < len(chunk):
+        if failed is not None and failed[0] == start:
+            # Everything before it is committed: it is set aside without being tried again.
+            if _quarantine(uow, chunk[start], failed[1], now()):
+                result.quarantined.append(chunk[start])
+            yield chunk[start]
+            start, end, failed = start + 1, len(chunk), None
+            continue
+        done, committed = RegisterResult(), False
+        with uow:
+            session = uow.session
+            loaded = {m.id: m for m in session.scalars(_LOAD_CLASSIFIED, {"ids": list(chunk[start:end])})}
+            for index in range(start, end):
+                message = loaded.get(chunk[index])
+                if message is None:
+                    continue  # not classified (quarantined, or registered meanwhile): passed over
+                try:
+                    _register_one(session, message, now, keywords, acting, done)
+                    session.flush()  # a failure is then this message's, not the commit's
+                except (OperationalError, InterfaceError):
+                    raise
+                except Exception as exc:  # one bad message must never stop the others
+                    failed = index, exc
+                    break
+            else:
+                uow.commit()
+                committed = True
+        if committed:
+            result.extend(done)
+            yield from chunk[start:end]
+            start, end = end, len(chunk)
+        elif failed is not None:
+            end = failed[0]  # rolled back: the ones before it again, without it
+
+
 def register_classified(
     uow: UnitOfWork,
     now: Callable[[], datetime],
     keywords: Mapping[str, Sequence[str]],
     acting: Acting | None = None,
     message_ids: Iterable[int] | None = None,
+    on_done: Callable[[int], None] | None = None,
+    chunk_size: int | None = None,
 ) -> RegisterResult:
-    """Register every classified message against its case, oldest first, one transaction each;
-    with ``acting``, carry out what each message calls for in the same transaction.
+    """Register every classified message against its case, oldest first; with ``acting``, carry
+    out what each message calls for in the same transaction. A message whose registering fails
+    is quarantined with its error and the others go on.
 
-    ``message_ids`` (taken one at a time, so it may be produced as classifying goes on)
+    ``message_ids`` (taken a chunk at a time, so it may be produced as classifying goes on)
     registers those messages in that order instead; any not classified are passed over.
+    ``on_done`` is told how many of them are done with (committed or passed over) as that grows;
+    ``chunk_size`` is how many are registered per transaction (default REGISTER_CHUNK).
     """
     result = RegisterResult()
     if message_ids is None:
@@ -149,66 +332,10 @@ def register_classified(
                     .order_by(StoredMessage.received_at, StoredMessage.id)
                 )
             )
-    for message_id in message_ids:
-        with uow:
-            session = uow.session
-            message = session.get(StoredMessage, message_id)
-            if message is None or message.state != MessageState.CLASSIFIED.value:
-                continue
-            judgement = message.classification or {}
-            at = now()
-            replied = handle_reply(session, message, acting, at) if acting is not None else None
-            if replied is not None:
-                # A reply to the bot's own mail was acted on: it joins its case and needs nothing more.
-                message.case_id, message.state = replied.id, MessageState.PROCESSED.value
-                audit.record(
-                    session, at, "message registered", case_id=replied.id, message_id=message.id, how="reply"
-                )
-                result.linked.append(message.id)
-                uow.commit()
-                continue
-            case, how = find_case(session, judgement, message.raw)
-            kind = MessageKind(message.kind or MessageKind.UNKNOWN.value)
-            if case is None and may_open_case(kind, bool(message.trusted), judgement.get("ombudsman_ref")):
-                text = f"{message.subject or ''}\n{parse(message.raw).body}"
-                area, why = _service_area_for(session, judgement, text, keywords)
-                case = Case(
-                    ombudsman=judgement.get("ombudsman"),
-                    ombudsman_ref=judgement.get("ombudsman_ref"),
-                    council_ref=judgement.get("council_ref"),
-                    service_area=area,
-                    subject=message.subject,
-                    status=CaseStatus.OPEN.value,
-                    opened_at=message.received_at,
-                    updated_at=at,
-                )
-                session.add(case)
-                session.flush()
-                audit.record(
-                    session,
-                    at,
-                    "case opened",
-                    case_id=case.id,
-                    message_id=message.id,
-                    service_area=area,
-                    why=why,
-                )
-                result.opened.append(case.id)
-                result.linked.extend(_gather_earlier(session, case, at))
-                how = "opened by this message"
-            if case is None:
-                result.unlinked.append(message.id)
-            else:
-                message.case_id = case.id
-                if case.council_ref is None and judgement.get("council_ref"):
-                    case.council_ref = judgement["council_ref"]
-                case.updated_at = at
-                audit.record(
-                    session, at, "message registered", case_id=case.id, message_id=message.id, how=how
-                )
-                result.linked.append(message.id)
-            if acting is not None:
-                act(session, message, case, acting, at)
-            message.state = MessageState.PROCESSED.value
-            uow.commit()
+    count = 0
+    for chunk in _chunks(message_ids, chunk_size or REGISTER_CHUNK):
+        for _ in _register_chunk(uow, chunk, now, keywords, acting, result):
+            count += 1
+            if on_done is not None:
+                on_done(count)
     return result

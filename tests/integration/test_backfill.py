@@ -3,7 +3,8 @@
 Workers must change nothing but the speed: the same judgements, the same cases
 and tasks, registered in the same order (oldest first, even when the server's
 order is not), as when one process does everything. A worker that dies costs
-only the message it died on; a run stopped half-way is finished by the next.
+only the message it died on, and so does a message that fails registering in
+the middle of a chunk; a run stopped half-way is finished by the next.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.engine import ensure_schema, make_engine
 from inboxbot.adapters.db.models import Case, Event, OutboxItem, StoredMessage, Task
 from inboxbot.domain.kinds import CaseStatus, MessageState
-from inboxbot.service import classify_pool
+from inboxbot.domain.planning import Plan
+from inboxbot.service import actions, classify_pool, register
+from inboxbot.service.actions import Acting
 from inboxbot.service.classify_pool import ClassifierPool
 from inboxbot.service.classifying import judge
 from inboxbot.service.intake import IntakeResult, take_in
@@ -266,6 +270,75 @@ def test_a_pool_that_breaks_before_taking_a_batch_leaves_it_to_this_process(
     assert (len(result.processed.classified), result.processed.quarantined) == (30, [])
     assert result.processed.in_workers == 0
     assert states(uow) == {MessageState.PROCESSED.value: 30}
+
+
+def audit_trail(uow: UnitOfWork) -> list[tuple[str, str | None, str]]:
+    """Every audit event but the storing and classifying ones, by Message-ID and case, in no order."""
+    with uow:
+        session = uow.session
+        refs = {c.id: (c.ombudsman, c.ombudsman_ref) for c in session.scalars(select(Case))}
+        ids = {i: m for i, m in session.execute(select(StoredMessage.id, StoredMessage.message_id)).tuples()}
+        return sorted(
+            (event.action, ids.get(event.message_id or 0), str(refs.get(event.case_id or 0)))
+            for event in session.scalars(select(Event))
+            if event.action not in ("message stored", "message classified")
+        )
+
+
+def test_a_message_that_fails_registering_in_the_middle_of_a_chunk_costs_only_itself(
+    dovecot: DovecotServer, uow: UnitOfWork, one_process: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Registering commits a chunk of messages at a time. One that fails half-way through acting
+    # (its effects already written in the transaction) must be rolled back alone and
+    # quarantined, and every other message in its chunk registered once: nothing lost, nothing twice.
+    mail = corpus_mail()
+    position = 23  # in arrival order, so in registering order
+    assert 0 < position % register.REGISTER_CHUNK < register.REGISTER_CHUNK - 1 < len(mail)
+    bad = mail[position]
+    header = next(line for line in bad.split(b"\r\n") if line.lower().startswith(b"message-id:"))
+    bad_id = header.split(b":", 1)[1].strip().decode()
+    deliver_newest_first(dovecot, mail)
+    real_act = actions.act
+    wrote: list[int] = []
+
+    def act_then_fail(
+        session: Session, message: StoredMessage, case: Case | None, acting: Acting, at: datetime
+    ) -> Plan:
+        planned = real_act(session, message, case, acting, at)
+        if message.message_id == bad_id:
+            session.flush()
+            wrote.append(len(session.scalars(select(Event.id).where(Event.message_id == message.id)).all()))
+            raise RuntimeError("the template store fell over")
+        return planned
+
+    monkeypatch.setattr("inboxbot.service.register.act", act_then_fail)
+    chunked = backfill(dovecot, uow, TWO_WORKERS)
+    # The same mail, one message per transaction (as registering was before chunks).
+    monkeypatch.setattr(register, "REGISTER_CHUNK", 1)
+    alone = backfill(dovecot, one_process, None)
+
+    assert len(wrote) == 2  # tried once in each run
+    assert min(wrote) >= 2, "the failing message wrote nothing before it failed"
+    assert chunked.registered.quarantined == alone.registered.quarantined != []
+    assert states(uow) == {MessageState.PROCESSED.value: len(mail) - 1, MessageState.QUARANTINED.value: 1}
+    with uow:
+        failed = uow.session.scalars(select(StoredMessage).where(StoredMessage.message_id == bad_id)).one()
+        assert failed.state == MessageState.QUARANTINED.value
+        assert failed.error == "registering: RuntimeError: the template store fell over"
+        assert failed.case_id is None
+        assert not uow.session.scalars(select(Task).where(Task.source_message_id == failed.id)).all()
+        trail = uow.session.scalars(select(Event.action).where(Event.message_id == failed.id)).all()
+        assert sorted(trail) == ["message classified", "message quarantined", "message stored"]
+    assert outcome(uow) == outcome(one_process)
+    assert audit_trail(uow) == audit_trail(one_process)
+    # Nothing registered twice: a message has at most one "message registered" event of its own
+    # (besides being gathered onto a case opened after it).
+    registered = [
+        m
+        for m, action, how in outcome(uow)["registered"]
+        if action == "message registered" and how != "earlier mail"
+    ]
+    assert len(registered) == len(set(registered)) > 50
 
 
 def test_a_run_stopped_half_way_is_finished_by_the_next_once(

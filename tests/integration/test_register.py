@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from inboxbot.adapters.db.models import Case, StoredMessage
+from inboxbot.adapters.db.models import Case, Event, OutboxItem, StoredMessage, Task
 from inboxbot.domain.casework import guess_service_area
-from inboxbot.service.intake import take_in
+from inboxbot.domain.kinds import MessageState
+from inboxbot.domain.planning import Plan
+from inboxbot.service import actions, register
+from inboxbot.service.actions import Acting
+from inboxbot.service.intake import IntakeResult, take_in
 from inboxbot.service.unit_of_work import UnitOfWork
+from tests.integration.test_actions import ACTING
 from tests.integration.test_intake import judgement
 from tests.support.fakes import FakeMailbox
 
@@ -90,3 +101,122 @@ def test_guessing_the_service_area() -> None:
     area, why = guess_service_area("A repair to the carer's ramp", AREAS)
     assert area is None
     assert "more than one" in why
+
+
+# Eight messages about two cases, with tasks and emails, registered four to a transaction.
+STORY = [
+    "lgsco-notification-01.eml",
+    "lgsco-information-request-01.eml",
+    "hos-notification-01.eml",
+    "lgsco-chaser-first-01.eml",
+    "hos-information-request-01.eml",
+    "lgsco-case-closed-03.eml",
+    "hos-chaser-first-01.eml",
+    "lgsco-chaser-final-01.eml",
+]
+
+
+class FailOn:
+    """``act`` that fails, after writing its effects, on the message registered ``position``-th."""
+
+    def __init__(self, position: int, error: Exception) -> None:
+        self.position, self.error = position, error
+        self.seen: list[int] = []
+        self.failing: int | None = None
+
+    def __call__(
+        self, session: Session, message: StoredMessage, case: Case | None, acting: Acting, at: datetime
+    ) -> Plan:
+        planned = actions.act(session, message, case, acting, at)
+        if message.id not in self.seen:
+            self.seen.append(message.id)
+        if self.failing is None and len(self.seen) == self.position + 1:
+            self.failing = message.id
+        if message.id == self.failing:
+            session.flush()
+            raise self.error
+        return planned
+
+
+def take_story(uow: UnitOfWork) -> IntakeResult:
+    messages = [(f"{i:04d}", (CORPUS / name).read_bytes()) for i, name in enumerate(STORY, start=1)]
+    return take_in(FakeMailbox(messages), uow, judgement(), clock, service_keywords=AREAS, acting=ACTING)
+
+
+def events_by_message(uow: UnitOfWork, action: str) -> Counter[int | None]:
+    with uow:
+        rows = uow.session.scalars(select(Event).where(Event.action == action)).all()
+        return Counter(e.message_id for e in rows if (e.detail or {}).get("how") != "earlier mail")
+
+
+def states(uow: UnitOfWork) -> Counter[str]:
+    with uow:
+        return Counter(uow.session.scalars(select(StoredMessage.state)))
+
+
+@pytest.mark.parametrize("position", [0, 1, 3, 6, 7])  # first, inside, last of a chunk; last of all
+def test_a_message_that_fails_registering_is_quarantined_alone_wherever_it_is_in_its_chunk(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch, position: int
+) -> None:
+    monkeypatch.setattr(register, "REGISTER_CHUNK", 4)
+    fail = FailOn(position, ValueError("no template for this"))
+    monkeypatch.setattr("inboxbot.service.register.act", fail)
+
+    result = take_story(uow)
+
+    assert fail.failing is not None
+    assert result.registered.quarantined == [fail.failing]
+    assert states(uow) == {MessageState.PROCESSED.value: 7, MessageState.QUARANTINED.value: 1}
+    with uow:
+        failed = uow.session.get(StoredMessage, fail.failing)
+        assert failed is not None
+        assert (failed.case_id, failed.error) == (None, "registering: ValueError: no template for this")
+        assert not uow.session.scalars(select(Task).where(Task.source_message_id == fail.failing)).all()
+        trail = uow.session.scalars(select(Event.action).where(Event.message_id == fail.failing)).all()
+        assert sorted(trail) == ["message classified", "message quarantined", "message stored"]
+        assert (uow.session.scalar(select(func.count()).select_from(OutboxItem)) or 0) > 0
+    registered = events_by_message(uow, "message registered")
+    assert fail.failing not in registered
+    assert set(registered.values()) == {1}, "a message was registered twice"
+    assert len(registered) >= 6
+    assert set(events_by_message(uow, "case opened").values()) == {1}
+
+
+def test_a_database_failure_stops_the_run_and_the_next_run_registers_the_rest_once(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not the message's fault: nothing is quarantined; the chunk it was in is rolled back whole.
+    monkeypatch.setattr(register, "REGISTER_CHUNK", 4)
+    fail = FailOn(5, OperationalError("UPDATE cases", {}, Exception("database is locked")))
+    monkeypatch.setattr("inboxbot.service.register.act", fail)
+    with pytest.raises(OperationalError):
+        take_story(uow)
+    assert states(uow) == {MessageState.PROCESSED.value: 4, MessageState.CLASSIFIED.value: 4}
+
+    monkeypatch.undo()
+    take_story(uow)
+
+    assert states(uow) == {MessageState.PROCESSED.value: 8}
+    registered = events_by_message(uow, "message registered")
+    assert len(registered) >= 7
+    assert set(registered.values()) == {1}
+    assert set(events_by_message(uow, "case opened").values()) == {1}
+
+
+def test_threads_are_read_from_the_header_as_the_mail_parser_reads_them() -> None:
+    # Registering skips the header parser when neither header name appears at all.
+    def parsed(raw: bytes) -> list[str]:
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        found = " ".join(str(headers.get(name, "")) for name in ("In-Reply-To", "References"))
+        ids = [p for p in found.replace(">", "> ").split() if p.startswith("<") and p.endswith(">")]
+        return list(dict.fromkeys(reversed(ids)))
+
+    mail = [path.read_bytes() for path in sorted(CORPUS.glob("*.eml"))]
+    mail += [raw.replace(b"\n", b"\r\n") for raw in mail]
+    mail += [b"IN-REPLY-TO: <a@b>\r\nreferences: <c@d>\r\n <e@f>\r\n\r\nIn-Reply-To: <not@header>\r\n"]
+    mail += [b"Subject: x\r\nReferences: <g@h>\r\n\r\nbody", b"Subject: x\r\nIn-reply-to: <i@j>\n\nbody"]
+    threaded = [raw for raw in mail if register._thread_ids(raw)]
+    assert len(threaded) > 10
+    assert [register._thread_ids(raw) for raw in mail] == [parsed(raw) for raw in mail]
+    assert register._thread_ids(mail[-3]) == ["<e@f>", "<c@d>", "<a@b>"]
