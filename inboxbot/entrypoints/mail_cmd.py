@@ -41,7 +41,9 @@ from inboxbot.service.ports import ClosableSource, FetchedMessage, MailSource
 from inboxbot.service.processing import Workers, classify_stored
 
 log = logging.getLogger(__name__)
-quarantine_app = typer.Typer(help="Messages that could not be read or classified.", no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Messages that could not be read, classified or registered.", no_args_is_help=True
+)
 
 
 def source_url(settings: Settings, given: str | None) -> str:
@@ -224,7 +226,8 @@ def quarantine_retry(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be retried.")] = False,
 ) -> None:
-    """Classify quarantined messages again (after a rules or software fix)."""
+    """Classify quarantined messages again (after a rules or software fix); the service or the
+    next ingest then registers them."""
     cli = state(ctx)
     with cli.uow() as uow:
         query = select(StoredMessage).where(StoredMessage.state == MessageState.QUARANTINED.value)
