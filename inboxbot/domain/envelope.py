@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import Message
 
+from inboxbot.domain import headers
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -29,14 +31,7 @@ class Envelope:
 
 
 def _header(message: Message, name: str) -> str | None:
-    try:
-        value = message.get(name)
-    except Exception:  # a malformed header can raise from the parser's lazy decoding
-        return None
-    if value is None:
-        return None
-    text = " ".join(str(value).split())
-    return text or None
+    return headers.collapsed(message, name) or None
 
 
 # The date as mail software writes it ("Mon, 2 Mar 2026 09:05:00 +0000 (GMT)"), read directly;

@@ -75,6 +75,13 @@ def first(message: Message, name: str) -> str | None:
         return None
 
 
+def collapsed(message: Message, name: str) -> str:
+    """The first value of header ``name`` with its folding and runs of whitespace made single
+    spaces, or "" when it is missing or unreadable."""
+    value = first(message, name.lower())
+    return " ".join(value.split()) if value else ""
+
+
 def content_type(part: Message) -> str:
     """``part.get_content_type()``, read from the table."""
     value = first(part, "content-type")

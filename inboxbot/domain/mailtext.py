@@ -89,15 +89,9 @@ class MailText:
 # --- headers -----------------------------------------------------------------
 
 
-def header(message: Message, name: str) -> str:
-    """A header as text, or "" when missing or unreadable."""
-    value = headers.first(message, name.lower())
-    return " ".join(value.split()) if value else ""
-
-
 def decoded_header(message: Message, name: str) -> str:
     """A header with RFC 2047 encoded words decoded, or "" when missing or unreadable."""
-    return decode_words(header(message, name)) or ""
+    return decode_words(headers.collapsed(message, name)) or ""
 
 
 _SIMPLE_ADDRESS = re.compile(
@@ -401,7 +395,7 @@ def _walk(message: Message, found: _Walk) -> None:
                 _walk(part, found)
         return
     name = _filename(message)
-    disposition = header(message, "Content-Disposition").lower()
+    disposition = headers.collapsed(message, "Content-Disposition").lower()
     if name or disposition.startswith("attachment"):
         found.names.append(name or "(unnamed attachment)")
         if content_type == "application/pdf" or name.lower().endswith(".pdf"):
@@ -452,11 +446,11 @@ def read_text(message: Message) -> MailText:
         subject_prefix=subject_kind,
         sender_address=address.lower(),
         sender_name=name,
-        date=parse_time(header(message, "Date")),
+        date=parse_time(headers.collapsed(message, "Date")),
         received=received_time(message),
-        message_id=header(message, "Message-ID") or None,
-        in_reply_to=header(message, "In-Reply-To") or None,
-        references=tuple(header(message, "References").split()),
+        message_id=headers.collapsed(message, "Message-ID") or None,
+        in_reply_to=headers.collapsed(message, "In-Reply-To") or None,
+        references=tuple(headers.collapsed(message, "References").split()),
         newest=newest,
         forwarded=(*forwarded, *attached),
         quoted="\n\n".join(t for t in (quoted, *found.returned) if t),
