@@ -105,9 +105,7 @@ _SPARSE = 32  # try the places one by one only when there are fewer than one per
 _MOST_WORDS = 64  # beyond this, stop spelling out alternatives: the words found so far still hold
 
 
-def _leading_words(
-    items: Sequence[tuple[Any, Any]], by_line: bool = False, dotall: bool = False
-) -> set[str] | None:
+def _leading_words(items: Sequence[tuple[Any, Any]], by_line: bool, dotall: bool) -> set[str] | None:
     """Literal words one of which every match of ``items`` starts with, or None when the pattern
     gives no such set (it can start with a character class, say).
 
@@ -240,15 +238,17 @@ class Entries:
         except Exception:  # a private module: if it changes, only the shortcut is lost
             return None
         required = _longest_required(items)
+        if len(required) < _SHORTEST_WORD:
+            required = ""
         # "^[ \t>]*word": the match starts at the beginning of the line that holds the word.
         multiline, dotall = bool(pattern.flags & re.MULTILINE), bool(pattern.flags & re.DOTALL)
         by_line = bool(items) and items[0] == (_sre.AT, _sre.AT_BEGINNING) and multiline
         words = _leading_words(items[1:] if by_line else items, by_line, dotall)
         if words is None or not all(_word_ok(w) for w in words):
             words = set()
-        if not words and len(required) < _SHORTEST_WORD:
+        if not words and not required:
             return None
-        return cls(words, by_line, required if len(required) >= _SHORTEST_WORD else "")
+        return cls(words, by_line, required)
 
     def starts(self, lowered: str, pos: int, endpos: int) -> list[int] | None:
         """Every place from ``pos`` where a match may start, in order; None for "anywhere"."""
