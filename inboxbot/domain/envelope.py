@@ -86,7 +86,7 @@ def read_envelope(raw: bytes) -> Envelope:
     """The envelope facts of ``raw``; fields that cannot be read are None."""
     try:
         # Headers only: the body can be megabytes and nothing here needs it.
-        head = _header_block(raw)
+        head = header_block(raw)
         message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
     except Exception:
         return Envelope(None, None, None, None)
@@ -96,7 +96,7 @@ def read_envelope(raw: bytes) -> Envelope:
     return Envelope(message_id=message_id, subject=subject, sender=sender, received_at=received_time(message))
 
 
-def _header_block(raw: bytes) -> bytes:
+def header_block(raw: bytes) -> bytes:
     """The bytes up to the first blank line (all of ``raw`` when there is none)."""
     ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i != -1]
     return raw[: min(ends) + 2] if ends else raw

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, Complaint, StoredMessage
 from inboxbot.domain.casework import guess_service_area, may_open_case
+from inboxbot.domain.envelope import header_block
 from inboxbot.domain.kinds import CaseStatus, MessageKind, MessageState
 from inboxbot.domain.mailtext import parse
 from inboxbot.service import audit
@@ -62,10 +63,7 @@ class RegisterResult:
 
 def _thread_ids(raw: bytes) -> list[str]:
     """The Message-IDs this message replies to, newest first."""
-    end = raw.find(b"\r\n\r\n")
-    head = raw if end < 0 else raw[:end]
-    end = head.find(b"\n\n")
-    head = head if end < 0 else head[:end]
+    head = header_block(raw)
     lowered = head.lower()
     if b"in-reply-to" not in lowered and b"references" not in lowered:
         return []  # most mail replies to nothing: spare parsing its header
