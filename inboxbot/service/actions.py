@@ -30,6 +30,7 @@ from inboxbot.domain.planning import (
     plan,
 )
 from inboxbot.service import audit
+from inboxbot.service.unit_of_work import first_value
 
 # Built once and bound per use: a backfill acts on thousands of messages in a row.
 _OUTBOX_HAS = select(OutboxItem.id).where(OutboxItem.dedupe_key == bindparam("key"))
@@ -157,7 +158,7 @@ def queue_email(
 ) -> list[str]:
     """Render ``email`` and put it in the outbox unless its dedupe key is there already;
     the recipients it went to ([] when it was there already or nobody is configured)."""
-    if session.scalar(_OUTBOX_HAS, {"key": email.dedupe_key}) is not None:
+    if first_value(session, _OUTBOX_HAS, {"key": email.dedupe_key}) is not None:
         return []  # this effect was decided before: never twice
     area = acting.directory.area(case.service_area) if case and case.service_area else None
     recipients = sorted({a for role in email.audience for a in _addresses(role, acting, area, ombudsman)})
@@ -242,7 +243,7 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
         audit.record(session, now, "case closed", case_id=case.id, message_id=message.id)
     first_task: Task | None = None
     for planned in result.tasks:
-        if case is None or session.scalar(_TASK_PLANNED, {"key": planned.key}) is not None:
+        if case is None or first_value(session, _TASK_PLANNED, {"key": planned.key}) is not None:
             continue
         task = Task(
             case_id=case.id,
@@ -295,5 +296,4 @@ def act(session: Session, message: StoredMessage, case: Case | None, acting: Act
 
 def refresh_next_due(session: Session, case: Case) -> None:
     """The case's next due date: the earliest due date of its open tasks."""
-    session.flush()
-    case.next_due = session.scalar(_NEXT_DUE, {"case_id": case.id})
+    case.next_due = first_value(session, _NEXT_DUE, {"case_id": case.id})

@@ -89,6 +89,29 @@ def test_untrusted_mail_about_a_known_case_is_linked_to_it(uow: UnitOfWork) -> N
     assert list(case_of(uow).values()) == [case.id, case.id]
 
 
+def test_a_reply_in_the_thread_joins_the_case_its_first_message_opened_in_the_same_chunk(
+    uow: UnitOfWork,
+) -> None:
+    # No reference in the reply: only the thread ties it to the case, and the message it replies
+    # to was registered moments before, in the same transaction.
+    reply = (
+        b"From: Intake Team <intake@lgo.org.uk>\r\nTo: ombudsman@northmere.gov.uk\r\n"
+        b"Subject: Re: your email\r\nDate: Tue, 16 Dec 2025 09:00:00 +0000\r\n"
+        b"Message-ID: <reply-1@lgo.org.uk>\r\nIn-Reply-To: <D76723B8AC6C5E1F@lgo.org.uk>\r\n"
+        b"References: <D76723B8AC6C5E1F@lgo.org.uk>\r\n\r\nThank you, we have noted this.\r\n"
+    )
+    notification = (CORPUS / "lgsco-notification-01.eml").read_bytes()
+    take_in(FakeMailbox([("0001", notification), ("0002", reply)]), uow, judgement(), clock)
+    [case] = cases(uow)
+    assert case_of(uow) == {"Complaint 25 018 406 - Mr K Asante - Northmere Borough Council": case.id,
+                            "Re: your email": case.id}  # fmt: skip
+    with uow:
+        how = uow.session.scalars(
+            select(Event.detail).where(Event.action == "message registered").order_by(Event.id)
+        ).all()
+    assert [(h or {}).get("how") for h in how] == ["opened by this message", "reply in a thread of the case"]
+
+
 def test_a_case_without_a_clear_service_area_waits_for_a_person(uow: UnitOfWork) -> None:
     take(uow, "hos-notification-03.eml")
     [case] = cases(uow)

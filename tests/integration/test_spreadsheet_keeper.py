@@ -78,11 +78,13 @@ def test_an_event_committed_after_a_higher_one_is_not_missed(cli: CliState, shee
     commit event N after event N+1 was seen. Both are given ids by hand here, in that order."""
     with cli.uow() as uow:
         top = int(uow.session.scalar(select(func.max(Event.id))) or 0)
-        audit.record(uow.session, NOW, "test: a short transaction").id = top + 2
+        uow.session.add(Event(id=top + 2, at=NOW, actor=audit.BOT, action="test: a short transaction"))
         uow.commit()
     assert keep(cli, sheet)
     with cli.uow() as uow:
-        audit.record(uow.session, NOW, "test: the long transaction commits").id = top + 1
+        uow.session.add(
+            Event(id=top + 1, at=NOW, actor=audit.BOT, action="test: the long transaction commits")
+        )
         uow.commit()
     assert keep(cli, sheet)  # the highest id is the same, but there is one more event
 
