@@ -168,7 +168,12 @@ class Judging:
     # -- waiting for judgements -------------------------------------------------------------
 
     def ensure(self, message_id: int) -> None:
-        """Return once the judgement on ``message_id`` is recorded (at once when it was not handed over)."""
+        """Return once the judgement on ``message_id`` is recorded (at once when it was not handed over).
+
+        Finished batches are recorded and the workers given more even when this one is
+        recorded already: registering runs behind classifying, and would otherwise leave
+        the workers idle while it catches up."""
+        self._pump(block=False)
         while message_id in self._pending:
             self._pump(block=True)
 

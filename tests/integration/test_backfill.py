@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
@@ -26,10 +27,11 @@ from inboxbot.adapters.db.engine import ensure_schema, make_engine
 from inboxbot.adapters.db.models import Case, Event, OutboxItem, StoredMessage, Task
 from inboxbot.domain.kinds import CaseStatus, MessageState
 from inboxbot.domain.planning import Plan
-from inboxbot.service import actions, classify_pool, register
+from inboxbot.service import actions, classify_pool, processing, register
 from inboxbot.service.actions import Acting
 from inboxbot.service.classify_pool import ClassifierPool
 from inboxbot.service.classifying import judge
+from inboxbot.service.ingest import ingest
 from inboxbot.service.intake import IntakeResult, take_in
 from inboxbot.service.ports import FetchedMessage
 from inboxbot.service.processing import MAX_RESTARTS, Workers
@@ -40,6 +42,7 @@ from tests.integration.test_intake import judgement
 from tests.support.crashing import KILLER_HEADER, always_die, judge_or_die
 from tests.support.databases import database_url_for
 from tests.support.dovecot import DovecotServer
+from tests.support.fakes import FakeMailbox
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 AREAS = {
@@ -408,3 +411,26 @@ def test_the_ingest_command_backfills_with_the_configured_workers(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"{len(mail)} new, 0 already stored; {len(mail)} classified, 0 quarantined")
     assert ("classifying in 2 worker processes" in done.stderr) == (processes == 2)
+
+
+def test_registering_behind_classifying_still_keeps_the_workers_fed(uow: UnitOfWork) -> None:
+    """Registering runs behind classifying: asking for a message already judged must still record
+    the batches the workers finished and hand them more, or they sit idle while it catches up."""
+    mail = [raw + f"X-Copy: {n}\r\n".encode() for n, raw in enumerate(corpus_mail() * 2)][:250]
+    workers = Workers(processes=1, start_after=0, help_while_starting=False)
+    with processing.Judging(uow, judgement(), clock, workers) as judging:
+        source = FakeMailbox([(f"{n:04d}", raw) for n, raw in enumerate(mail)])
+        stored = ingest(source, uow, clock, on_stored=judging.add).stored
+        assert len(stored) == 250  # ten batches for the workers, at most four of them in flight
+        judging.ensure(stored[0])  # waits for the workers, then for the first batch
+        assert len(judging.result.classified) == processing.CLASSIFY_BATCH
+        in_flight = [ticket.future for ticket in judging._in_flight]
+        assert len(in_flight) == 4
+        deadline = time.monotonic() + 60
+        while not all(future.done() for future in in_flight) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        judging.ensure(stored[1])  # recorded already: nothing to wait for, but the finished batches...
+        assert len(judging.result.classified) >= 5 * processing.CLASSIFY_BATCH  # ...are recorded
+        assert judging._in_flight  # and the workers have the next ones
+        judging.finish()
+    assert sorted(judging.result.classified) == sorted(stored)
