@@ -14,6 +14,12 @@ Targets: at least 50% of mbsync's rate, peak RSS under 200 MB.
 
 ``--workers`` sets ``mailbox.classify_workers`` (default: one per CPU; 0 classifies
 in the main process).
+
+mbsync's own rate swings by a factor of three on a shared machine, so to compare two
+versions of inboxbot, run them alternately on the same folders and compare medians:
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python -m benchmarks.imap_backfill --sizes 5000 --compare /tmp/before --rounds 3
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import pwd
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,7 +129,10 @@ def run_mbsync(server: DovecotServer, folder: str, work: Path) -> Run:
     return timed(["mbsync", "-q", "-c", str(config), "pull"])
 
 
-def run_inboxbot(server: DovecotServer, folder: str, work: Path, workers: int | None) -> Run:
+def run_inboxbot(
+    server: DovecotServer, folder: str, work: Path, workers: int | None, tree: Path | None = None
+) -> Run:
+    """``inboxbot ingest`` of the folder; ``tree``: the package from that source tree instead."""
     config = work / "inboxbot.toml"
     text = f'data_dir = "{work / "data"}"\n'
     if workers is not None:
@@ -130,20 +140,48 @@ def run_inboxbot(server: DovecotServer, folder: str, work: Path, workers: int | 
     config.write_text(text)
     env = {**os.environ, "INBOXBOT_MAILBOX__PASSWORD": server.password}
     source = f"imap://{server.user}@{server.host}:{server.port}/{folder}?security=none"
-    inboxbot = str(Path(sys.executable).parent / "inboxbot")
-    return timed([inboxbot, "--config", str(config), "ingest", "--source", source], env)
+    command = [str(Path(sys.executable).parent / "inboxbot")]
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)  # ahead of this checkout's editable install
+        command = [sys.executable, "-m", "inboxbot"]
+    return timed([*command, "--config", str(config), "ingest", "--source", source], env)
+
+
+def compare(server: DovecotServer, sizes: list[int], other: Path, rounds: int, workers: int | None) -> None:
+    """This checkout against the one at ``other``, alternately, with mbsync in each round: medians."""
+    print(f"{'messages':>9} {'mbsync msg/s':>13} {'other msg/s':>12} {'this msg/s':>11} {'this/other':>11}")
+    for size in sizes:
+        folder = f"Compare{size}"
+        fill_folder(server, folder, size)
+        rates: dict[str, list[float]] = {"mbsync": [], "other": [], "this": []}
+        for _ in range(rounds):
+            for name in rates:
+                with tempfile.TemporaryDirectory(prefix="inboxbot-bench-") as tmp:
+                    work = Path(tmp)
+                    if name == "mbsync":
+                        run = run_mbsync(server, folder, work)
+                    else:
+                        run = run_inboxbot(server, folder, work, workers, other if name == "other" else None)
+                rates[name].append(size / run.seconds)
+        mbsync, theirs, ours = (statistics.median(rates[name]) for name in ("mbsync", "other", "this"))
+        print(f"{size:>9} {mbsync:>13.0f} {theirs:>12.0f} {ours:>11.0f} {ours / theirs:>11.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="IMAP backfill: inboxbot against mbsync.")
     parser.add_argument("--sizes", default="1000,5000,10000", help="comma-separated folder sizes")
     parser.add_argument("--workers", type=int, default=None, help="mailbox.classify_workers (default: CPUs)")
+    parser.add_argument("--compare", type=Path, help="another source tree to run alternately with this one")
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare: runs of each (default 3)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if shutil.which("mbsync") is None:
         raise SystemExit("mbsync not found: install Debian's isync (scripts/test does)")
     server = start_dovecot()
     try:
+        if args.compare is not None:
+            compare(server, sizes, args.compare.resolve(), args.rounds, args.workers)
+            return
         workers = os.cpu_count() if args.workers is None else args.workers
         print(f"{os.cpu_count()} CPUs; inboxbot classifies in {workers} worker processes")
         print(
