@@ -24,7 +24,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inboxbot.adapters.db.models import Event, SourcePosition, StoredMessage, table
+from inboxbot.adapters.db.models import SourcePosition, StoredMessage, table
 from inboxbot.domain.envelope import Envelope, read_envelope
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -73,7 +73,6 @@ def _body_digest(raw: bytes) -> str:
 # building them anew each time (rather than binding new values) was most of the cost.
 _MESSAGES = table(StoredMessage)
 _POSITIONS = table(SourcePosition)
-_EVENTS = table(Event)
 _FIND_SAME = select(_MESSAGES.c.id).where(
     or_(
         _MESSAGES.c.sha256 == bindparam("sha"),
@@ -90,7 +89,6 @@ _KNOWN_TWINS = select(_MESSAGES.c.message_id, _MESSAGES.c.raw).where(
 )
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
-_INSERT_EVENT = insert(_EVENTS)
 _UPDATE_POSITION = (
     update(_POSITIONS)
     .where(_POSITIONS.c.source == bindparam("the_source"))
@@ -157,14 +155,8 @@ def _message_row(
     }
 
 
-def _stored_event(source: str, key: str, message_id: int, now: datetime) -> dict[str, object]:
-    return {
-        "at": now,
-        "actor": audit.BOT,
-        "action": "message stored",
-        "message_id": message_id,
-        "detail": {"source": source, "key": key},
-    }
+def _record_stored(session: Session, source: str, key: str, message_id: int, now: datetime) -> None:
+    audit.record(session, now, "message stored", message_id=message_id, source=source, key=key)
 
 
 def _store_one(uow: UnitOfWork, source: str, fetched: FetchedMessage, now: datetime) -> NewMessage | None:
@@ -181,7 +173,7 @@ def _store_one(uow: UnitOfWork, source: str, fetched: FetchedMessage, now: datet
         row = _message_row(source, fetched, sha, envelope, now)
         try:
             message_id = connection.execute(_INSERT_MESSAGE, row).scalar_one()
-            connection.execute(_INSERT_EVENT, _stored_event(source, fetched.key, message_id, now))
+            _record_stored(session, source, fetched.key, message_id, now)
             _save_position(session, source, fetched.position, now)
             uow.commit()
         except IntegrityError:
@@ -297,13 +289,8 @@ def _write(
         except IntegrityError:
             uow.rollback()
             return None
-        connection.execute(
-            _INSERT_EVENT,
-            [
-                _stored_event(source, fetched.key, message_id, row["ingested_at"])  # type: ignore[arg-type]
-                for (fetched, _, _), message_id, row in zip(decided.new, ids, rows, strict=True)
-            ],
-        )
+        for (fetched, _, _), message_id, row in zip(decided.new, ids, rows, strict=True):
+            _record_stored(session, source, fetched.key, message_id, row["ingested_at"])  # type: ignore[arg-type]
         stored = [
             NewMessage(int(message_id), fetched.raw, row["received_at"])  # type: ignore[arg-type]
             for (fetched, _, _), message_id, row in zip(decided.new, ids, rows, strict=True)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
-from inboxbot.adapters.db.models import Event, StoredMessage, table
+from inboxbot.adapters.db.models import StoredMessage, table
 from inboxbot.domain.classify import ClassifySettings
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -78,8 +78,8 @@ _MESSAGES = table(StoredMessage)
 _LOAD = select(_MESSAGES.c.id, _MESSAGES.c.raw, _MESSAGES.c.received_at).where(
     _MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _MESSAGES.c.state == MessageState.STORED.value
 )
-_SAVE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("the_id"))
-_EVENT = insert(table(Event))
+# One message's row, by id ("the_id"), with the columns given: judgements here, registering too.
+UPDATE_MESSAGE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("the_id"))
 
 
 @dataclass
@@ -317,9 +317,9 @@ class Judging:
             return
         classified: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
+        events: list[tuple[datetime, str, int, dict[str, Any]]] = []  # at, action, message, detail
         for message, judgement in zip(messages, judged, strict=True):
-            event = {"at": self.now(), "actor": audit.BOT, "message_id": message.message_id}
+            at = self.now()
             if judgement.error is not None:
                 quarantined.append(
                     {
@@ -328,7 +328,7 @@ class Judging:
                         "error": judgement.error,
                     }
                 )
-                events.append({**event, "action": "message quarantined", "detail": judgement.detail})
+                events.append((at, "message quarantined", message.message_id, judgement.detail))
                 log.warning("message %s quarantined: %s", message.message_id, judgement.error)
             else:
                 classified.append(
@@ -338,14 +338,16 @@ class Judging:
                         "state": MessageState.CLASSIFIED.value,
                     }
                 )
-                events.append({**event, "action": "message classified", "detail": judgement.detail})
+                events.append((at, "message classified", message.message_id, judgement.detail))
         with self.uow:
-            connection = self.uow.session.connection()
+            session = self.uow.session
+            connection = session.connection()
             if classified:
-                connection.execute(_SAVE, classified)
+                connection.execute(UPDATE_MESSAGE, classified)
             if quarantined:
-                connection.execute(_SAVE, quarantined)
-            connection.execute(_EVENT, events)
+                connection.execute(UPDATE_MESSAGE, quarantined)
+            for at, action, message_id, detail in events:
+                audit.record(session, at, action, message_id=message_id, **detail)
             self.uow.commit()
         if in_workers:
             self.result.in_workers += len(messages)

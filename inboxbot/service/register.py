@@ -25,18 +25,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from inboxbot.adapters.db.models import Case, Complaint, StoredMessage, table
+from inboxbot.adapters.db.models import Case, Complaint, StoredMessage
 from inboxbot.domain.casework import guess_service_area, may_open_case
 from inboxbot.domain.envelope import header_block
 from inboxbot.domain.kinds import CaseStatus, MessageKind, MessageState
 from inboxbot.domain.mailtext import parse
 from inboxbot.service import audit
 from inboxbot.service.actions import Acting, act
+from inboxbot.service.processing import UPDATE_MESSAGE
 from inboxbot.service.replies import handle_reply
 from inboxbot.service.unit_of_work import UnitOfWork, defer, first_value, write_deferred
 
@@ -102,8 +103,6 @@ _CASE_BY_COUNCIL_REF = (
     .order_by(Case.status.desc(), Case.opened_at.desc())
 )
 
-_REGISTERED = update(table(StoredMessage)).where(table(StoredMessage).c.id == bindparam("the_id"))
-
 
 def _registered(session: Session, message: StoredMessage, case_id: int | None) -> None:
     """Mark ``message`` processed and linked to ``case_id``. Its row is written with its chunk's
@@ -113,7 +112,7 @@ def _registered(session: Session, message: StoredMessage, case_id: int | None) -
     set_committed_value(message, "state", MessageState.PROCESSED.value)
     defer(
         session,
-        _REGISTERED,
+        UPDATE_MESSAGE,
         {"the_id": message.id, "case_id": case_id, "state": MessageState.PROCESSED.value},
     )
 
