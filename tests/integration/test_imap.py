@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from imapclient import IMAPClient
+from imapclient.imapclient import IMAPlibLoggerAdapter
 
 from inboxbot.adapters.mail.imap import ImapError, ImapSettings, ImapSource
 from inboxbot.service.ports import FetchedMessage
@@ -87,6 +88,31 @@ def test_fetch_returns_every_message_oldest_first_byte_for_byte(dovecot: Dovecot
         assert message.received_at.utcoffset() == timedelta(0)
     # Reading is a peek: the people sharing the mailbox still see the mail as unread.
     assert "\\Seen" not in dovecot.flags(uids[0])
+
+
+def test_fetching_describes_nothing_to_imaplib_s_logger_unless_it_is_listening(
+    dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    dovecot.append_many(messages(2))
+    described: list[str] = []
+    original = IMAPlibLoggerAdapter.debug
+
+    def debug(self: IMAPlibLoggerAdapter, msg: str, *args: Any, **kwargs: Any) -> None:
+        described.append(msg)
+        original(self, msg, *args, **kwargs)
+
+    monkeypatch.setattr(IMAPlibLoggerAdapter, "debug", debug)
+    with source_for(dovecot) as source:
+        assert len(list(source.fetch())) == 2
+    assert described == []
+
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")
+    with source_for(dovecot) as source:
+        assert len(list(source.fetch())) == 2
+    trace = "\n".join(r.getMessage() for r in caplog.records if r.name == "imapclient.imaplib")
+    assert "FETCH" in trace
+    assert "Body 1" in trace
+    assert dovecot.password not in trace
 
 
 def test_name_and_settings_never_show_the_password(dovecot: DovecotServer) -> None:

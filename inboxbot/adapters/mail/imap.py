@@ -96,6 +96,19 @@ def _temporary(exc: BaseException) -> bool:
     return "[UNAVAILABLE]" in str(exc).upper()
 
 
+def _quiet_imaplib(client: IMAPClient) -> None:
+    """Stop imaplib describing every response to a logger that throws the text away.
+
+    IMAPClient sets imaplib's debug level to 5 and sends its messages to the
+    ``imapclient.imaplib`` logger. imaplib builds each message before the logger can
+    decline it, including the ``repr`` of every message fetched and of the whole batch:
+    half the CPU time of a backfill's fetching, for nothing. The full trace (which shows
+    every byte fetched) is kept for whoever turns that logger up to DEBUG.
+    """
+    if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        client._imap.debug = 0
+
+
 def _received_at(value: object) -> datetime | None:
     if not isinstance(value, datetime):
         return None
@@ -203,6 +216,7 @@ class ImapSource:
         except ssl.SSLError as exc:
             self._check_handshake(exc)
             raise
+        _quiet_imaplib(client)
         try:
             if s.security == "starttls":
                 try:
