@@ -12,7 +12,6 @@ disclaimers are cut off the newest part: they are full of phone numbers,
 
 from __future__ import annotations
 
-import email
 import html
 import re
 import threading
@@ -24,6 +23,7 @@ from email.utils import parseaddr
 from inboxbot.domain import headers
 from inboxbot.domain.caseless import Caseless
 from inboxbot.domain.envelope import decode_words, parse_time, received_time
+from inboxbot.domain.mimeparse import message_from_bytes
 
 MAX_PDF_BYTES = 5_000_000
 MAX_PDF_PAGES = 6
@@ -401,7 +401,7 @@ def _walk(message: Message, found: _Walk) -> None:
         if content_type == "application/pdf" or name.lower().endswith(".pdf"):
             found.pdf.append(pdf_text(_part_bytes(message)))
         elif name.lower().endswith(".eml"):
-            found.attached_messages.append(email.message_from_bytes(_part_bytes(message)))
+            found.attached_messages.append(message_from_bytes(_part_bytes(message)))
         return
     if content_type == "text/plain":
         found.plain.append(_part_text(message))
@@ -468,4 +468,4 @@ def parse(raw: bytes) -> MailText:
     several times cheaper than the modern header registry and is what the trust
     checks want anyway (they must see headers exactly as they arrived).
     """
-    return read_text(email.message_from_bytes(raw))
+    return read_text(message_from_bytes(raw))

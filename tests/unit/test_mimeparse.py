@@ -1,0 +1,137 @@
+"""The fast parse must build exactly the Message the email package builds."""
+
+from __future__ import annotations
+
+import email
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inboxbot.domain import mimeparse
+from inboxbot.domain.mimeparse import message_from_bytes
+
+ROOT = Path(__file__).parents[2]
+MAIL = sorted(
+    [
+        *(ROOT / "tests" / "corpus").glob("*.eml"),
+        *(ROOT / "tests" / "holdout").glob("*.eml"),
+        *(ROOT / "inboxbot" / "demo" / "mailbox").rglob("*.eml"),
+    ]
+)
+
+
+def state(message: Message) -> dict[str, Any]:
+    """Everything a parse decides about a message, its parts included."""
+    payload = getattr(message, "_payload", None)  # as stored, undecodable bytes included
+    return {
+        "class": type(message),
+        "unixfrom": message.get_unixfrom(),
+        "headers": message.items(),
+        "payload": [state(part) for part in payload] if isinstance(payload, list) else payload,
+        "defects": [(type(d), str(d)) for d in message.defects],
+        "preamble": message.preamble,
+        "epilogue": message.epilogue,
+        "default_type": message.get_default_type(),
+        "charset": message.get_charset(),
+    }
+
+
+def assert_same_parse(raw: bytes) -> None:
+    assert state(message_from_bytes(raw)) == state(email.message_from_bytes(raw))
+
+
+def test_the_bundled_mail_is_there() -> None:
+    assert len(MAIL) > 150
+
+
+@pytest.mark.parametrize("path", MAIL, ids=lambda p: p.name)
+def test_every_message_we_keep_parses_as_the_email_package_parses_it(path: Path) -> None:
+    assert_same_parse(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: plain\r\n\r\nbody line\r\nsecond\r\n",
+        b"Subject: bare CR\r\rbody\rline\r",
+        b"Subject: mixed\n\r\nbody\r\n",
+        b"From someone@example.org Mon Mar 30 2026\nSubject: unix from\n\nbody\n",
+        b"Subject: a\nFrom late@example.org\n\nbody after a misplaced From line\n",
+        b"Subject: a\nFrom late@example.org\nTo: b\n\nbody\n",
+        b" continuation first\nSubject: a\n\nbody\n",
+        b"Subject: no blank line\nthis is body text\n",
+        b"Subject: only headers\n",
+        b"Subject: only headers, no newline",
+        b"",
+        b"\n\nbody with no headers\n",
+        b":no name\nSubject: x\n\nbody\n",
+        b"Subject: caf\xc3\xa9\n\nna\xefve body \xff\n",
+        b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nparts\n--b--\n",
+        b"Subject: x\nContent-Type: multipart/mixed\n\nno boundary\n",
+        b"Subject: x\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner body\n",
+        b"Subject: x\nContent-Type: message/delivery-status\n\nA: b\n\nC: d\n",
+        b"Subject: x\nContent-Type: text\n\ninvalid type is text/plain\n",
+        b"Subject: x\nContent-Type: MULTIPART/Alternative; boundary=q\n\n--q\n\nhi\n--q--\n",
+        b"Content-Type: text/plain\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst header wins\n",
+        b"Subject: x\n \t\n\nwhitespace-only continuation\n",
+        b"Subject: x\n\x0cform feed\x0b\x1c\n\nbody\x0cwith\x1eodd\x85breaks\n",
+    ],
+)
+def test_edge_cases_parse_as_the_email_package_parses_them(raw: bytes) -> None:
+    assert_same_parse(raw)
+
+
+HEAD_LINES = st.sampled_from(
+    [
+        "Subject: s",
+        "From: a@b.c",
+        "From someone Mon Mar 30",
+        " continued",
+        "\tcontinued",
+        ":",
+        "X-Odd:",
+        "Content-Type: text/plain",
+        "Content-Type: text/html; charset=windows-1252",
+        "Content-Type: multipart/mixed; boundary=b",
+        "Content-Type: message/rfc822",
+        "Content-Type: application/pdf",
+        "not a header",
+        "",
+    ]
+)
+ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(st.tuples(HEAD_LINES | st.text(max_size=20), ENDINGS), max_size=12),
+    body=st.text(max_size=200),
+    tail=st.binary(max_size=40),
+)
+def test_generated_mail_parses_as_the_email_package_parses_it(
+    lines: list[tuple[str, str]], body: str, tail: bytes
+) -> None:
+    raw = "".join(line + ending for line, ending in lines).encode("utf-8", "surrogateescape") + body.encode(
+        "utf-8", "surrogateescape"
+    )
+    assert_same_parse(raw + tail)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=400))
+def test_random_bytes_parse_as_the_email_package_parses_them(raw: bytes) -> None:
+    assert_same_parse(raw)
+
+
+def test_a_single_part_message_is_not_parsed_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(text: str) -> Message:
+        raise AssertionError("parsed in full")
+
+    monkeypatch.setattr(mimeparse, "_parse_in_full", refuse)
+    message = message_from_bytes(b"Subject: s\r\nContent-Type: text/html\r\n\r\n<p>one</p>\r\n<p>two</p>\r\n")
+    assert message.get_payload() == "<p>one</p>\r\n<p>two</p>\r\n"
+    assert message["Subject"] == "s"
