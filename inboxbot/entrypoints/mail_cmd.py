@@ -190,6 +190,7 @@ def ingest_cmd(
                 on_message=reporter,
                 workers=workers_of(settings),
                 on_registered=reporter.registered,
+                holds=reporter.total,
             )
         except SourceError as exc:
             record_source_error(cli.uow(), mailbox.name, str(exc), utc_now())

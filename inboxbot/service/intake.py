@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import StoredMessage
@@ -110,6 +110,17 @@ def file_messages(
     return filed, errors
 
 
+def _stored_from(uow: UnitOfWork, source: str) -> int:
+    """How many messages were stored from ``source`` before."""
+    with uow:
+        return (
+            uow.session.scalar(
+                select(func.count()).select_from(StoredMessage).where(StoredMessage.source == source)
+            )
+            or 0
+        )
+
+
 def _registration_order(session: Session) -> list[int]:
     """Every message still to be registered (classified, or stored and about to be), oldest first."""
     states = [MessageState.STORED.value, MessageState.CLASSIFIED.value]
@@ -136,16 +147,21 @@ def take_in(
     on_message: Callable[[FetchedMessage, bool], None] | None = None,
     workers: Workers | None = None,
     on_registered: Callable[[int, int], None] | None = None,
+    holds: int | None = None,
 ) -> IntakeResult:
     """Store new mail from ``source``, classify it, register it against cases, and file it.
 
     ``workers`` says how many processes may classify (none: this one does);
     ``on_message`` is told of each message read, ``on_registered`` how many of how
-    many have been registered (or passed over, when quarantined).
+    many have been registered (or passed over, when quarantined). ``holds``, how many
+    messages the source holds when that is known, lets a backfill start its workers
+    before the first message arrives.
     """
     if dry_run:
         return IntakeResult(ingest(source, uow, now, limit=limit, dry_run=True, on_message=on_message))
     with Judging(uow, judgement, now, workers) as judging:
+        if holds is not None:
+            judging.expect(holds - _stored_from(uow, source.name))
         ingested = ingest(source, uow, now, limit=limit, on_message=on_message, on_stored=judging.add)
         # Anything stored or classified earlier but not finished (a crash between steps) is picked up too.
         judging.add_ids(stored_ids(uow))

@@ -148,14 +148,22 @@ class Judging:
                 count += 1
         self._handed(count)
 
+    def expect(self, count: int) -> None:
+        """``count`` more messages are on their way. When that makes enough to be worth the
+        workers, they are started now, and come up while the first messages are fetched."""
+        self._start_workers_for(self._handed_over + count)
+
     def _handed(self, count: int) -> None:
         self._handed_over += count
-        wanted = self.workers.processes > 0 and self._handed_over > self.workers.start_after
+        self._start_workers_for(self._handed_over)
+        self._pump(block=False)
+
+    def _start_workers_for(self, messages: int) -> None:
+        wanted = self.workers.processes > 0 and messages > self.workers.start_after
         if self._pool is None and wanted and not self._gave_up:
             workers = self.workers
             self._pool = ClassifierPool(self.settings, workers.processes, workers.preload, workers.task)
             log.info("classifying in %d worker processes", workers.processes)
-        self._pump(block=False)
 
     def prioritise(self, order: Sequence[int]) -> None:
         """Classify the messages still waiting in this order (the rest after them)."""

@@ -434,3 +434,40 @@ def test_registering_behind_classifying_still_keeps_the_workers_fed(uow: UnitOfW
         assert judging._in_flight  # and the workers have the next ones
         judging.finish()
     assert sorted(judging.result.classified) == sorted(stored)
+
+
+@pytest.mark.parametrize("told", [True, False])
+def test_a_backfill_told_what_the_mailbox_holds_starts_its_workers_before_the_first_message(
+    uow: UnitOfWork, caplog: pytest.LogCaptureFixture, told: bool
+) -> None:
+    """Starting the workers takes a while: a backfill that knows it will need them starts them
+    while the first messages are still being fetched, not after a hundred are stored."""
+    caplog.set_level("INFO", logger=processing.__name__)
+    mail = [(f"{n:04d}", raw) for n, raw in enumerate(corpus_mail()[:30])]
+    workers = Workers(processes=1, start_after=20)
+    started_by_message: list[bool] = []
+
+    def on_message(fetched: FetchedMessage, new: bool) -> None:
+        started_by_message.append("classifying in 1 worker processes" in caplog.text)
+
+    def run() -> IntakeResult:
+        return take_in(
+            FakeMailbox(list(mail)),
+            uow,
+            judgement(),
+            clock,
+            workers=workers,
+            on_message=on_message,
+            holds=len(mail) if told else None,
+        )
+
+    first = run()
+    assert len(first.processed.classified) == len(mail)
+    # Untold, the workers start only once more than 20 messages are stored (here: all of them).
+    assert started_by_message[0] is told
+    assert "classifying in 1 worker processes" in caplog.text
+    # Everything is stored now: a second run, told the same, has nothing to start workers for.
+    caplog.clear()
+    second = run()
+    assert second.ingested.stored == []
+    assert "worker processes" not in caplog.text
