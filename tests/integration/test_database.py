@@ -2,39 +2,133 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from inboxbot.adapters.db.engine import current_revision, head_revision
+from inboxbot.adapters.db.engine import (
+    SCHEMA_REVISION,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    make_engine,
+    migrate,
+)
 from inboxbot.adapters.db.models import Base, Case, Event, StoredMessage
 from inboxbot.service import audit
 from inboxbot.service.unit_of_work import DryRunUnitOfWork, UnitOfWork, write_deferred
+from tests.support.databases import database_url_for
 
 
-def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
-    assert current_revision(engine) == head_revision()
+@pytest.fixture
+def empty(database_url: str) -> Iterator[Engine]:
+    """An engine on an empty database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def another_empty(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a second empty database of the same kind."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with database_url_for(backend, tmp_path / "another") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def differences_from_the_models(engine: Engine) -> list[Any]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
-    assert differences == []
+        return list(compare_metadata(context, Base.metadata))
+
+
+def schema_of(engine: Engine) -> dict[str, Any]:
+    """Every table as the database describes it (columns in name order)."""
+
+    def plain(items: list[Any]) -> list[str]:
+        return sorted(repr(sorted(item.items())) for item in items)
+
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        return {
+            table: {
+                "columns": plain(inspector.get_columns(table)),
+                "primary key": repr(sorted(inspector.get_pk_constraint(table).items())),
+                "foreign keys": plain(inspector.get_foreign_keys(table)),
+                "indexes": plain(inspector.get_indexes(table)),
+                "unique": plain(inspector.get_unique_constraints(table)),
+                "checks": plain(inspector.get_check_constraints(table)),
+            }
+            for table in sorted(inspector.get_table_names())
+        }
+
+
+def test_the_code_knows_the_newest_migration() -> None:
+    assert head_revision() == SCHEMA_REVISION
+
+
+def test_migrations_reach_head_and_match_the_models(empty: Engine) -> None:
+    migrate(empty)
+    assert current_revision(empty) == head_revision()
+    assert differences_from_the_models(empty) == []
+
+
+def test_a_new_database_is_made_as_the_migrations_would_make_it(empty: Engine, another_empty: Engine) -> None:
+    ensure_schema(empty)  # made from the models and stamped
+    migrate(another_empty)  # every migration since the first
+    assert current_revision(empty) == current_revision(another_empty) == SCHEMA_REVISION
+    assert differences_from_the_models(empty) == []
+    made, migrated = schema_of(empty), schema_of(another_empty)
+    assert set(made) == set(migrated)
+    for table in made:
+        assert made[table] == migrated[table], table
+
+
+def test_an_older_database_is_migrated_forward_with_what_it_holds(empty: Engine) -> None:
+    migrate(empty, "0004")
+    with empty.begin() as conn:
+        conn.execute(insert(StoredMessage).values(**_message_row("c" * 64)))
+    ensure_schema(empty)
+    assert current_revision(empty) == SCHEMA_REVISION
+    assert differences_from_the_models(empty) == []
+    with empty.connect() as conn:
+        assert conn.execute(select(StoredMessage.sha256)).scalars().all() == ["c" * 64]
+
+
+def test_a_database_at_the_code_s_revision_is_left_alone_without_loading_alembic(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [name for name in sys.modules if name.split(".")[0] == "alembic"] + ["alembic"]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now raises ImportError
+    ensure_schema(engine)
+    assert current_revision(engine) == SCHEMA_REVISION
+
+
+def _message_row(sha: str, received: datetime = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)) -> dict[str, Any]:
+    return {
+        "source": "test",
+        "source_key": sha,
+        "sha256": sha,
+        "raw": b"x",
+        "size": 1,
+        "received_at": received,
+        "ingested_at": received,
+    }
 
 
 def _message(sha: str, received: datetime) -> StoredMessage:
-    return StoredMessage(
-        source="test",
-        source_key=sha,
-        sha256=sha,
-        raw=b"x",
-        size=1,
-        received_at=received,
-        ingested_at=received,
-    )
+    return StoredMessage(**_message_row(sha, received))
 
 
 def test_times_come_back_aware_and_in_utc(uow: UnitOfWork) -> None:
