@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from email.message import Message
 
 from inboxbot.domain import headers
+from inboxbot.domain.mimeparse import after_blank_line
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,9 @@ def read_envelope(raw: bytes) -> Envelope:
 
 
 def header_block(raw: bytes) -> bytes:
-    """The bytes up to the first blank line (all of ``raw`` when there is none)."""
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i != -1]
-    return raw[: min(ends) + 2] if ends else raw
+    """The bytes up to and including the first blank line (all of ``raw`` when there is none)."""
+    end = after_blank_line(raw)
+    return raw if end is None else raw[:end]
 
 
 def _raw_header(message: Message, name: str) -> str | None:

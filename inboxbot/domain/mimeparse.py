@@ -26,8 +26,9 @@ _READ_IN_FULL = frozenset({"multipart", "message"})
 
 def message_from_bytes(raw: bytes) -> Message:
     """What ``email.message_from_bytes(raw)`` gives (compat32 policy), built faster."""
+    # Decoding keeps one character per byte, so offsets in ``raw`` are offsets in ``text``.
     text = raw.decode("ascii", errors="surrogateescape")
-    head_end = _after_blank_line(text)
+    head_end = after_blank_line(raw)
     if head_end is None:  # no blank line: the header parse would read the whole text anyway
         return _parse_in_full(text)
     head_text = text[:head_end]
@@ -50,7 +51,7 @@ def message_from_bytes(raw: bytes) -> Message:
     return message
 
 
-def _after_blank_line(text: str) -> int | None:
+def after_blank_line(raw: bytes) -> int | None:
     """Where the first blank line written as \\n\\n or \\r\\n\\r\\n ends, if there is one.
 
     The parser's header section ends at the first line that is not a header line, and a
@@ -58,8 +59,8 @@ def _after_blank_line(text: str) -> int | None:
     section, lie before this point, and it falls between two lines (the parser splits on
     \\r\\n, \\r and \\n). Lines written otherwise are rare enough to leave to the parser.
     """
-    crlf = text.find("\r\n\r\n")
-    lf = text.find("\n\n", 0, crlf + 2) if crlf != -1 else text.find("\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf + 2) if crlf != -1 else raw.find(b"\n\n")
     if lf != -1:
         return lf + 2
     return crlf + 4 if crlf != -1 else None
