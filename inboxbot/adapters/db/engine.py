@@ -109,7 +109,7 @@ def current_revision(engine: Engine) -> str | None:
             revisions = conn.execute(select(_ALEMBIC_VERSION.c.version_num)).scalars().all()
     except SQLAlchemyError as exc:
         raise DatabaseError(f"cannot connect to {safe_url(str(engine.url))}: {_first_line(exc)}") from exc
-    return revisions[0] if len(revisions) == 1 else ",".join(sorted(revisions)) or None
+    return ",".join(sorted(revisions)) or None  # more than one only on branched migrations
 
 
 def head_revision() -> str | None:
