@@ -1,5 +1,5 @@
 """Allows ``python -m inboxbot``."""
 
-from inboxbot.entrypoints.cli import main
+from inboxbot.entrypoints.launcher import main
 
 main()

@@ -63,8 +63,7 @@ def workers_of(settings: Settings) -> Workers:
     """How many processes classify a backfill: mailbox.classify_workers, else one per CPU."""
     configured = settings.mailbox.classify_workers
     processes = (os.cpu_count() or 1) if configured is None else configured
-    # The `inboxbot` script imports the command line; each worker runs the script again.
-    return Workers(processes=processes, preload=("inboxbot.entrypoints.cli",))
+    return Workers(processes=processes)
 
 
 def filing_of(settings: Settings) -> Filing:

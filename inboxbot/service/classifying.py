@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inboxbot.adapters.rulefiles import load_rules
-from inboxbot.config import Settings
 from inboxbot.domain.classify import Classification, ClassifySettings, classify
 from inboxbot.domain.kinds import MessageKind, Ombudsman
 from inboxbot.domain.mailtext import parse
 from inboxbot.resources import rules_dir
+
+if TYPE_CHECKING:  # the workers import this module, and need no configuration code
+    from inboxbot.config import Settings
 
 
 def classify_settings(settings: Settings) -> ClassifySettings:

@@ -54,9 +54,9 @@ class Workers:
     # A run classifies this many messages itself before starting workers: a few new
     # messages are done sooner than a process starts; a backfill is not.
     start_after: int = 100
-    # Modules a worker needs anyway, imported once for all workers where the platform allows.
-    # A worker runs the main script again before it starts (multiprocessing does so), so the
-    # modules the script imports belong here.
+    # Modules a worker needs besides the classifier, imported once for all workers where the
+    # platform allows. A worker also runs the main script again before it starts
+    # (multiprocessing does so): the `inboxbot` script imports nothing (entrypoints.launcher).
     preload: tuple[str, ...] = ()
     task: Task | None = None  # what a worker runs on a batch; None: judge_all
     # While the workers are starting (seconds, the first time), this process classifies
