@@ -24,7 +24,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inboxbot.adapters.db.models import SourcePosition, StoredMessage, table
+from inboxbot.adapters.db.models import MessageBody, SourcePosition, StoredMessage, table
 from inboxbot.domain.envelope import Envelope, read_envelope
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -72,6 +72,7 @@ def _body_digest(raw: bytes) -> str:
 # Statements built once: a 10,000-message backfill runs each of them many times, and
 # building them anew each time (rather than binding new values) was most of the cost.
 _MESSAGES = table(StoredMessage)
+_BODIES = table(MessageBody)
 _POSITIONS = table(SourcePosition)
 _FIND_SAME = select(_MESSAGES.c.id).where(
     or_(
@@ -79,16 +80,22 @@ _FIND_SAME = select(_MESSAGES.c.id).where(
         and_(_MESSAGES.c.source == bindparam("source"), _MESSAGES.c.source_key == bindparam("key")),
     )
 )
-_FIND_TWINS = select(_MESSAGES.c.raw).where(_MESSAGES.c.message_id == bindparam("message_id"))
+_WITH_BODIES = _MESSAGES.join(_BODIES, _BODIES.c.message_id == _MESSAGES.c.id)
+_FIND_TWINS = (
+    select(_BODIES.c.raw).select_from(_WITH_BODIES).where(_MESSAGES.c.message_id == bindparam("message_id"))
+)
 _KNOWN_SHAS = select(_MESSAGES.c.sha256).where(_MESSAGES.c.sha256.in_(bindparam("shas", expanding=True)))
 _KNOWN_KEYS = select(_MESSAGES.c.source_key).where(
     _MESSAGES.c.source == bindparam("source"), _MESSAGES.c.source_key.in_(bindparam("keys", expanding=True))
 )
-_KNOWN_TWINS = select(_MESSAGES.c.message_id, _MESSAGES.c.raw).where(
-    _MESSAGES.c.message_id.in_(bindparam("message_ids", expanding=True))
+_KNOWN_TWINS = (
+    select(_MESSAGES.c.message_id, _BODIES.c.raw)
+    .select_from(_WITH_BODIES)
+    .where(_MESSAGES.c.message_id.in_(bindparam("message_ids", expanding=True)))
 )
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+_INSERT_BODIES = insert(_BODIES)
 _UPDATE_POSITION = (
     update(_POSITIONS)
     .where(_POSITIONS.c.source == bindparam("the_source"))
@@ -145,7 +152,6 @@ def _message_row(
         "source_key": fetched.key,
         "message_id": envelope.message_id,
         "sha256": sha,
-        "raw": fetched.raw,
         "size": len(fetched.raw),
         "received_at": fetched.received_at or envelope.received_at or now,
         "ingested_at": now,
@@ -173,6 +179,7 @@ def _store_one(uow: UnitOfWork, source: str, fetched: FetchedMessage, now: datet
         row = _message_row(source, fetched, sha, envelope, now)
         try:
             message_id = connection.execute(_INSERT_MESSAGE, row).scalar_one()
+            connection.execute(_INSERT_BODIES, {"message_id": message_id, "raw": fetched.raw})
             _record_stored(session, source, fetched.key, message_id, now)
             _save_position(session, source, fetched.position, now)
             uow.commit()
@@ -286,6 +293,11 @@ def _write(
         rows = [_message_row(source, fetched, sha, envelope, now()) for fetched, sha, envelope in decided.new]
         try:
             ids = connection.execute(_INSERT_MESSAGES, rows).scalars().all()
+            bodies = [
+                {"message_id": i, "raw": fetched.raw}
+                for (fetched, _, _), i in zip(decided.new, ids, strict=True)
+            ]
+            connection.execute(_INSERT_BODIES, bodies)
         except IntegrityError:
             uow.rollback()
             return None

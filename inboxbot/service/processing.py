@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from inboxbot.adapters.db.models import StoredMessage, table
+from inboxbot.adapters.db.models import MessageBody, StoredMessage, table
 from inboxbot.domain.classify import ClassifySettings
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
@@ -75,8 +75,13 @@ class ProcessResult:
 
 # Built once and bound per batch: a backfill classifies thousands in a row.
 _MESSAGES = table(StoredMessage)
-_LOAD = select(_MESSAGES.c.id, _MESSAGES.c.raw, _MESSAGES.c.received_at).where(
-    _MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _MESSAGES.c.state == MessageState.STORED.value
+_BODIES = table(MessageBody)
+_LOAD = (
+    select(_MESSAGES.c.id, _BODIES.c.raw, _MESSAGES.c.received_at)
+    .join_from(_MESSAGES, _BODIES, _BODIES.c.message_id == _MESSAGES.c.id)
+    .where(
+        _MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _MESSAGES.c.state == MessageState.STORED.value
+    )
 )
 # One message's row, by id ("the_id"), with the columns given: judgements here, registering too.
 UPDATE_MESSAGE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("the_id"))

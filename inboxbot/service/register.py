@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from inboxbot.adapters.db.models import Case, Complaint, StoredMessage
@@ -82,9 +82,13 @@ def _thread_ids(raw: bytes) -> list[str]:
 
 # Built once and bound per message: a backfill looks up thousands of cases in a row, and
 # building these anew each time was a fifth of registering.
-_LOAD_CLASSIFIED = select(StoredMessage).where(
-    StoredMessage.id.in_(bindparam("ids", expanding=True)),
-    StoredMessage.state == MessageState.CLASSIFIED.value,
+_LOAD_CLASSIFIED = (
+    select(StoredMessage)
+    .where(
+        StoredMessage.id.in_(bindparam("ids", expanding=True)),
+        StoredMessage.state == MessageState.CLASSIFIED.value,
+    )
+    .options(undefer(StoredMessage.raw))  # every message's thread is read from its headers
 )
 _CASE_BY_OMBUDSMAN_REF = select(Case.id).where(
     Case.ombudsman == bindparam("ombudsman"), Case.ombudsman_ref == bindparam("reference")

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, inspect, select
@@ -24,6 +25,7 @@ from inboxbot.adapters.db.engine import (
     migrate,
 )
 from inboxbot.adapters.db.models import Base, Case, Event, StoredMessage
+from inboxbot.adapters.db.types import UtcDateTime
 from inboxbot.service import audit
 from inboxbot.service.unit_of_work import DryRunUnitOfWork, UnitOfWork, write_deferred
 from tests.support.databases import database_url_for
@@ -95,15 +97,35 @@ def test_a_new_database_is_made_as_the_migrations_would_make_it(empty: Engine, a
         assert made[table] == migrated[table], table
 
 
+# The messages table as it was up to revision 0005, when it held the raw bytes.
+_MESSAGES_0005 = sa.table(
+    "messages",
+    *(sa.column(name) for name in ("id", "source", "source_key", "sha256", "raw", "size", "state")),
+    sa.column("received_at", UtcDateTime()),
+    sa.column("ingested_at", UtcDateTime()),
+)
+
+
 def test_an_older_database_is_migrated_forward_with_what_it_holds(empty: Engine) -> None:
     migrate(empty, "0004")
+    received = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
     with empty.begin() as conn:
-        conn.execute(insert(StoredMessage).values(**_message_row("c" * 64)))
+        conn.execute(
+            insert(_MESSAGES_0005).values(id=7, raw=b"the message", state="stored", **_message_row("c" * 64))
+        )
+        conn.execute(
+            insert(Event).values(
+                at=received, actor="inboxbot", action="message stored", message_id=7, detail={}
+            )
+        )
     ensure_schema(empty)
     assert current_revision(empty) == SCHEMA_REVISION
     assert differences_from_the_models(empty) == []
     with empty.connect() as conn:
-        assert conn.execute(select(StoredMessage.sha256)).scalars().all() == ["c" * 64]
+        stored = conn.execute(select(StoredMessage.id, StoredMessage.sha256, StoredMessage.raw)).all()
+        assert [tuple(row) for row in stored] == [(7, "c" * 64, b"the message")]
+        # Moving the bytes out of the messages table left what refers to a message alone.
+        assert conn.execute(select(Event.message_id)).scalars().all() == [7]
 
 
 def test_a_database_at_the_code_s_revision_is_left_alone_without_loading_alembic(
@@ -120,7 +142,6 @@ def _message_row(sha: str, received: datetime = datetime(2026, 7, 1, 9, 30, tzin
         "source": "test",
         "source_key": sha,
         "sha256": sha,
-        "raw": b"x",
         "size": 1,
         "received_at": received,
         "ingested_at": received,

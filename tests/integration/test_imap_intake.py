@@ -71,7 +71,9 @@ def test_server_killed_half_way_loses_and_duplicates_nothing(dovecot: DovecotSer
     result = ingest(Killer(), uow, clock)
     assert len(result.stored) == 30
     with uow:
-        bodies = uow.session.scalars(select(StoredMessage.raw).order_by(StoredMessage.id)).all()
+        bodies = uow.session.scalars(
+            select(StoredMessage.raw).select_from(StoredMessage).order_by(StoredMessage.id)
+        ).all()
     assert sorted(bodies) == sorted(sent)
 
 

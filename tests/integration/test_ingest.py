@@ -139,7 +139,9 @@ def test_a_batch_racing_another_process_is_stored_one_by_one(
     assert (len(result.stored), result.duplicates, seen) == (2, 1, [True, False, True])
     assert count(uow) == 3
     with uow:
-        bodies = uow.session.scalars(select(StoredMessage.raw).order_by(StoredMessage.id)).all()
+        bodies = uow.session.scalars(
+            select(StoredMessage.raw).select_from(StoredMessage).order_by(StoredMessage.id)
+        ).all()
     assert sorted(bodies) == sorted(messages)
     assert len(ingest(source, uow, clock).stored) == 0
 

@@ -68,7 +68,6 @@ def add_message(
             source="test://",
             source_key=str(n),
             sha256=hashlib.sha256(raw).hexdigest(),
-            raw=raw,
             size=len(raw),
             received_at=received,
             ingested_at=received,

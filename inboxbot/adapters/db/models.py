@@ -22,8 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 from inboxbot.adapters.db.types import UtcDateTime
 from inboxbot.domain.kinds import CaseStatus, MessageState, OutboxStatus, TaskStatus
@@ -45,8 +46,27 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012
 
 
+class MessageBody(Base):
+    """The raw bytes of a stored message, exactly as they arrived.
+
+    They are a table of their own because they never change while the message's own
+    row changes at every step: SQLite rewrites a whole row, large value and all, on
+    every update that changes its length, which was most of the cost of a backfill's
+    updates.
+    """
+
+    __tablename__ = "message_bodies"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class StoredMessage(Base):
-    """One message as it arrived: the raw bytes are kept before anything else happens."""
+    """One message as it arrived: the raw bytes are kept before anything else happens.
+
+    ``raw`` reads them from :class:`MessageBody`, when asked for (it is deferred);
+    they are written there.
+    """
 
     __tablename__ = "messages"
     __table_args__ = (UniqueConstraint("source", "source_key"),)
@@ -56,7 +76,13 @@ class StoredMessage(Base):
     source_key: Mapped[str] = mapped_column(String(300))
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = column_property(
+        select(MessageBody.raw)
+        .where(MessageBody.message_id == id)
+        .correlate_except(MessageBody)
+        .scalar_subquery(),
+        deferred=True,
+    )
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]
     ingested_at: Mapped[datetime]
