@@ -235,3 +235,23 @@ def test_deferred_rows_can_be_written_early_for_a_query_that_reads_them(uow: Uni
         audit.record(uow.session, NOW, "late")
         uow.commit()
     assert _actions(uow) == ["early", "late"]
+
+
+def test_every_sqlite_connection_is_set_up_for_a_mailbox_s_worth_of_writes(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'inboxbot.sqlite3'}")
+    try:
+        for _ in range(2):  # each new connection, not just the first
+            with engine.connect() as conn:
+                settings = {
+                    name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                    for name in ("journal_mode", "synchronous", "foreign_keys", "temp_store")
+                }
+                assert settings == {
+                    "journal_mode": "wal",
+                    "synchronous": 1,
+                    "foreign_keys": 1,
+                    "temp_store": 2,
+                }
+            engine.dispose()
+    finally:
+        engine.dispose()

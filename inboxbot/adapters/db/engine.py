@@ -51,6 +51,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # lose the last commits; those messages are still in the mailbox and the resume point
     # rolls back with them, so they are fetched again. FULL would fsync every message.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Statement journals (a multi-row statement's undo log, kept so that a failed statement
+    # can be undone inside its transaction) in memory, not in a temporary file each: storing
+    # a batch of messages wrote megabytes of temporary files that were deleted at once.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
