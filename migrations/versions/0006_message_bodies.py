@@ -50,6 +50,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The column comes back nullable: making it NOT NULL again would, on SQLite, mean copying
+    # the messages table, which with foreign keys on clears every reference to a message.
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("raw", sa.LargeBinary(), nullable=True))
     op.execute(

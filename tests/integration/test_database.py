@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from inboxbot.adapters.db.engine import (
     SCHEMA_REVISION,
+    alembic_config,
     current_revision,
     ensure_schema,
     head_revision,
@@ -126,6 +127,26 @@ def test_an_older_database_is_migrated_forward_with_what_it_holds(empty: Engine)
         assert [tuple(row) for row in stored] == [(7, "c" * 64, b"the message")]
         # Moving the bytes out of the messages table left what refers to a message alone.
         assert conn.execute(select(Event.message_id)).scalars().all() == [7]
+
+
+def test_going_back_to_0005_puts_the_bytes_back_in_the_messages_table(empty: Engine) -> None:
+    from alembic import command
+
+    migrate(empty, "0005")
+    with empty.begin() as conn:
+        conn.execute(
+            insert(_MESSAGES_0005).values(id=7, raw=b"the message", state="stored", **_message_row("d" * 64))
+        )
+    migrate(empty)
+    config = alembic_config()
+    with empty.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    assert current_revision(empty) == "0005"
+    with empty.connect() as conn:
+        assert "message_bodies" not in inspect(conn).get_table_names()
+        back = conn.execute(select(_MESSAGES_0005.c.id, _MESSAGES_0005.c.raw)).all()
+        assert [tuple(row) for row in back] == [(7, b"the message")]
 
 
 def test_a_database_at_the_code_s_revision_is_left_alone_without_loading_alembic(
