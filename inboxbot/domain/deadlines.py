@@ -259,7 +259,9 @@ def find_deadlines(
     ]
     if not candidates:
         return []
-    units = _Units(text)
+    # Only the items and sentences up to the last candidate are needed: a long letter's
+    # text after its last date is never cut into units.
+    units = _Units(text, until=max(candidate.start for candidate in candidates))
     chosen: dict[tuple[date, int], _Candidate] = {}
     for candidate in candidates:
         unit = units.index_of(candidate.start)
@@ -472,13 +474,17 @@ def _working_days_after_receipt(received: datetime, count: int, calendar: Workin
 
 
 class _Units:
-    """The text cut into items (numbered or bulleted, kept whole) and sentences."""
+    """The text cut into items (numbered or bulleted, kept whole) and sentences.
 
-    def __init__(self, text: str) -> None:
+    With ``until``, only the units that start at or before it are cut: the
+    answers for every position up to ``until`` are the same as for the whole text.
+    """
+
+    def __init__(self, text: str, until: int | None = None) -> None:
         self._text = text
         self._spans = [
             (span, is_item)
-            for start, end, is_item in _blocks(text)
+            for start, end, is_item in _blocks(text, until)
             for span in _split(text, start, end, is_item)
         ]
         if not self._spans:
@@ -518,8 +524,9 @@ class _Units:
         return _shorten(prefix + sentence)
 
 
-def _blocks(text: str) -> list[tuple[int, int, bool]]:
-    """(start, end, is_item) for each paragraph or list item.
+def _blocks(text: str, until: int | None = None) -> list[tuple[int, int, bool]]:
+    """(start, end, is_item) for each paragraph or list item; with ``until``, only those that
+    start at or before it (each block depends only on the lines before it, so they are the same).
 
     A block ends at a blank line, before a line that starts an item, after a line
     ending in a colon ("The landlord is ordered to:"), and, outside items, after
@@ -565,6 +572,8 @@ def _blocks(text: str) -> list[tuple[int, int, bool]]:
                 start = None
         gap = None
         if start is None:
+            if until is not None and blocks and line_start > until:
+                return blocks
             start, margin = line_start, indent
             # "1 The landlord must ..." with no dot is a numbered row (often a table turned
             # into text) only where a block starts anyway, so a wrapped "by\n14 May" never splits.

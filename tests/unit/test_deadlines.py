@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxbot.domain.calendar import CalendarError, WorkingCalendar
-from inboxbot.domain.deadlines import MAX_TEXT_CHARS, Deadline, find_deadlines
+from inboxbot.domain.deadlines import MAX_TEXT_CHARS, Deadline, _Units, find_deadlines
 
 CAL = WorkingCalendar.build()
 LETTER = date(2026, 3, 9)
@@ -624,3 +624,43 @@ def test_a_twenty_kilobyte_letter() -> None:
     text = filler * 60 + HOS_DETERMINATION + filler * 60
     assert len(text) > 20_000
     assert [item.due for item in deadlines(text)] == [date(2026, 4, 6), date(2026, 4, 8), date(2026, 5, 14)]
+
+
+_UNIT_LINES = st.sampled_from(
+    [
+        "",
+        "   ",
+        "1. The council should apologise to Mr X.",
+        "2) Pay £200 by 14 March 2026",
+        "a. review the case",
+        "- a bullet;",
+        "• Provide the records.",
+        "The landlord is ordered to:",
+        "Dear Sir",
+        "and it goes on in lower case, mid sentence",
+        "We ask that you reply within 20 working days. Mr. Smith agrees. No. 5 is done.",
+        "12 The landlord must reply",
+        "  indented text that wraps here",
+        "Kind regards",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(lines=st.lists(_UNIT_LINES | st.text(max_size=12), max_size=25), data=st.data())
+def test_units_cut_short_answer_as_the_whole_text(lines: list[str], data: st.DataObject) -> None:
+    # find_deadlines cuts the text into units only up to its last candidate: for every
+    # position up to there, the answers must be the ones the whole text gives.
+    text = "\n".join(lines)
+    until = data.draw(st.integers(min_value=0, max_value=len(text)))
+    whole, cut = _Units(text), _Units(text, until=until)
+    for position in range(until + 1):
+        unit = whole.index_of(position)
+        assert cut.index_of(position) == unit
+        assert cut.start_of(unit) == whole.start_of(unit)
+        assert cut.summary(unit, position) == whole.summary(unit, position)
+
+
+def test_units_are_cut_only_as_far_as_needed() -> None:
+    text = "Please reply by 14 March 2026.\n\n" + "Case note: the resident called.\n\n" * 1_000
+    assert len(_Units(text, until=10)._spans) < 3 < len(_Units(text)._spans)
