@@ -240,7 +240,15 @@ _HEADER_BLOCK = Caseless(
 )
 _WROTE = Caseless(r"^[ \t]*On\b[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$", re.MULTILINE)
 _UNDERLINE = re.compile(r"^[ \t]*_{8,}[ \t]*$", re.MULTILINE)
-_QUOTE_LINE = re.compile(r"^>", re.MULTILINE)
+
+
+def _first_quoted_line(text: str) -> int:
+    """Where the first line starting with ">" begins, or -1. (A regex ``^>`` tries every
+    position of a long body; ``str.find`` looks for the two characters at C speed.)"""
+    if text.startswith(">"):
+        return 0
+    found = text.find("\n>")
+    return found + 1 if found != -1 else -1
 
 
 @dataclass(frozen=True)
@@ -305,9 +313,9 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
     wrote = _WROTE.search(text, lowered=lowered)
     if wrote:
         candidates.append(_Cut(wrote.start(), wrote.end(), False))
-    quoted = _QUOTE_LINE.search(text)
-    if quoted:
-        candidates.append(_Cut(quoted.start(), quoted.start(), False))
+    quoted = _first_quoted_line(text)
+    if quoted != -1:
+        candidates.append(_Cut(quoted, quoted, False))
     if not candidates:
         return None
     return min(candidates, key=lambda c: c.start)

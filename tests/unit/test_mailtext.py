@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from email.message import EmailMessage
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxbot.domain.mailtext import html_to_text, parse, split_body, split_subject
+from inboxbot.domain.mailtext import _first_quoted_line, html_to_text, parse, split_body, split_subject
 
 
 def test_reply_quotes_are_not_the_newest_part() -> None:
@@ -145,3 +146,10 @@ def test_malformed_mime_parses_without_raising(lines: list[bytes]) -> None:
     parsed = parse(b"".join(lines))
     assert isinstance(parsed.subject, str)
     assert email.message_from_bytes(b"".join(lines), policy=email.policy.default) is not None
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=">\n\r a", max_size=20))
+def test_first_quoted_line_is_where_a_regex_finds_it(text: str) -> None:
+    regex = re.search(r"^>", text, re.MULTILINE)
+    assert _first_quoted_line(text) == (regex.start() if regex else -1)
