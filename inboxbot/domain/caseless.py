@@ -273,10 +273,24 @@ class Entries:
         return sorted(p for p in places if p >= pos)
 
 
+def _after_line_break(folded: re.Pattern[str]) -> re.Pattern[str] | None:
+    """For a pattern that starts with ``^`` in MULTILINE mode (the whole pattern, not one
+    branch): the same pattern with ``\\n`` in place of the ``^``; else None."""
+    if not folded.flags & re.MULTILINE or not folded.pattern.startswith("^"):
+        return None
+    try:
+        items = list(_parser.parse(folded.pattern, folded.flags))
+        if not items or items[0] != (_sre.AT, _sre.AT_BEGINNING):
+            return None
+        return re.compile("\\n" + folded.pattern[1:], folded.flags)
+    except Exception:  # a private module: if it changes, only the shortcut is lost
+        return None
+
+
 class Caseless:
     """A case-insensitive pattern that scans lower-cased text case-sensitively where it can."""
 
-    __slots__ = ("_entries", "_folded", "pattern")
+    __slots__ = ("_entries", "_folded", "_lines", "pattern")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = re.compile(pattern, flags | re.IGNORECASE)
@@ -286,6 +300,11 @@ class Caseless:
         except re.error:
             self._folded = None
         self._entries = None if self._folded is None else Entries.of(self._folded)
+        # A pattern anchored at line starts with no word every match holds: looked for as
+        # "\n" and the rest, which ``re`` finds by jumping from line break to line break.
+        self._lines = None
+        if self._folded is not None and (self._entries is None or not self._entries.required):
+            self._lines = _after_line_break(self._folded)
 
     def search(
         self, text: str, pos: int = 0, endpos: int = sys.maxsize, lowered: str | None = None
@@ -295,15 +314,31 @@ class Caseless:
         if self._folded is None or not (text.isascii() or _FOLD_UNSAFE.search(text) is None):
             return self.pattern.search(text, pos, endpos)
         lowered = text.lower() if lowered is None else lowered
-        starts = None if self._entries is None else self._entries.starts(lowered, pos, endpos)
-        if starts is None:
-            found = self._folded.search(lowered, pos, endpos)
+        if self._lines is not None:
+            start = self._first_line(self._folded, self._lines, lowered, pos, endpos)
         else:
-            found = next((m for at in starts if (m := self._folded.match(lowered, at, endpos))), None)
-        if found is None:
+            starts = None if self._entries is None else self._entries.starts(lowered, pos, endpos)
+            if starts is None:
+                found = self._folded.search(lowered, pos, endpos)
+            else:
+                found = next((m for at in starts if (m := self._folded.match(lowered, at, endpos))), None)
+            start = None if found is None else found.start()
+        if start is None:
             return None
         # The same regex at the same place on the same letters: the same match, in the original case.
-        return self.pattern.match(text, found.start(), endpos) or self.pattern.search(text, pos, endpos)
+        return self.pattern.match(text, start, endpos) or self.pattern.search(text, pos, endpos)
+
+    @staticmethod
+    def _first_line(
+        folded: re.Pattern[str], lines: re.Pattern[str], lowered: str, pos: int, endpos: int
+    ) -> int | None:
+        """Where ``folded`` (anchored at line starts) first matches from ``pos``: at ``pos`` itself
+        when a line starts there, else just after the first line break where ``lines`` matches."""
+        pos = min(max(pos, 0), len(lowered))  # as ``re`` takes them
+        if (pos == 0 or lowered[pos - 1 : pos] == "\n") and folded.match(lowered, pos, endpos):
+            return pos
+        found = lines.search(lowered, pos, endpos)
+        return None if found is None else found.start() + 1
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Caseless) and other.pattern == self.pattern

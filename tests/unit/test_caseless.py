@@ -162,3 +162,24 @@ def test_the_bundled_patterns_take_the_fast_path() -> None:
     # If one stops folding (a rule edited to use \x41, say), it still works, only slower: say so here.
     assert len(BUNDLED) >= 10
     assert [source for source, _ in [*BUNDLED, (COUNCIL, 0)] if fold_pattern(source) is None] == []
+
+
+def test_patterns_anchored_at_line_starts_jump_between_line_breaks() -> None:
+    signoff = mailtext._SIGNOFF
+    assert signoff._lines is not None
+    assert signoff._lines.pattern.startswith("\\n")
+    # "^" of one branch only, or no MULTILINE: no shortcut.
+    assert Caseless(r"^a|b", re.MULTILINE)._lines is None
+    assert Caseless(r"^kind regards")._lines is None
+    # A word every match holds is looked for first instead.
+    assert mailtext._HEADER_BLOCK._lines is None
+    text = "Dear RET\nThis is the reply.\n\nKind Regards\nAnn"
+    found = signoff.search(text)
+    assert found is not None
+    assert found.start() == text.index("Kind")
+    assert signoff.search(text, text.index("Kind")) is not None  # a line starts at pos itself
+    assert signoff.search(text, text.index("Kind") + 1) is None
+    # A start past the end is taken as the end, as ``re`` takes it.
+    past = Caseless(r"^$", re.MULTILINE).search("a\n", 5)
+    assert past is not None
+    assert past.span() == (2, 2)
