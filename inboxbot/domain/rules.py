@@ -140,14 +140,11 @@ class Facts:
 
 def normalise(text: str) -> str:
     """Lower case, straight quotes, single spaces: the form phrases are matched in."""
-    text = (
-        text.lower()
-        .replace("\u2019", "'")
-        .replace("\u2018", "'")
-        .replace("\u201c", '"')
-        .replace("\u201d", '"')
-    )
-    return " ".join(text.split())
+    return _straight_quotes(" ".join(text.split()).lower())
+
+
+def _straight_quotes(text: str) -> str:
+    return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
 
 
 class PhraseIndex:
@@ -195,17 +192,17 @@ class _Texts:
 
     @classmethod
     def of(cls, facts: Facts, index: PhraseIndex) -> _Texts:
-        subject = index.present(normalise(facts.subject))
-        fields = (
-            ("subject", subject),
-            ("body", index.present(normalise(facts.body))),
-            ("attachment", index.present(normalise(facts.attachment_text))),
-        )
-        # Regexes see each field with its whitespace collapsed, so a phrase broken across lines still matches.
-        raw_text = "\n".join(" ".join(t.split()) for t in (facts.subject, facts.body, facts.attachment_text))
+        # Regexes see each field with its whitespace collapsed, so a phrase broken across lines
+        # still matches; phrases see the same, lower-cased with straight quotes (normalise).
+        collapsed = [" ".join(t.split()) for t in (facts.subject, facts.body, facts.attachment_text)]
+        lowered = [text.lower() for text in collapsed]
+        subject, body, attachment = (index.present(_straight_quotes(text)) for text in lowered)
+        fields = (("subject", subject), ("body", body), ("attachment", attachment))
         attachments = index.present(normalise(" | ".join(facts.attachment_names)))
-        anywhere = frozenset().union(*(present for _, present in fields))
-        return cls(fields, anywhere, subject, attachments, facts.subject, raw_text, raw_text.lower())
+        anywhere = frozenset().union(subject, body, attachment)
+        return cls(
+            fields, anywhere, subject, attachments, facts.subject, "\n".join(collapsed), "\n".join(lowered)
+        )
 
     def find_any(self, phrases: Iterable[str]) -> Evidence | None:
         for where, present in self.fields:
