@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import email.header
+import email.parser
+import email.policy
 import email.utils
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxbot.domain.envelope import decode_words, parse_time
+from inboxbot.domain.envelope import decode_words, header_block, header_message, parse_time
 
 
 def _package_time(value: str) -> datetime | None:
@@ -72,3 +76,61 @@ def test_encoded_words_are_decoded_as_the_email_package_decodes_them(value: str)
     except Exception:
         expected = value
     assert decode_words(value) == (" ".join(expected.split()) or None)
+
+
+# --- the header block, split as the email package splits it --------------------------------
+
+_HEADER_PIECES = st.sampled_from(
+    [
+        "Subject: Draft decision",
+        "From: LGSCO <intake@lgo.org.uk>",
+        "Message-ID: <a@b>",
+        "Received: from mx; Mon, 2 Mar 2026 09:05:00 +0000",
+        "Date: Mon, 2 Mar 2026 09:05:00 +0000",
+        "X-Empty:",
+        " folded on",
+        "\tfolded with a tab",
+        "   ",
+        "",
+        "From someone@example.org Mon Mar  2 09:05:00 2026",
+        ": no name",
+        "X Bad : header",
+        "Subject: =?utf-8?q?caf=C3=A9?=",
+        "Subject: caf\u00e9",
+        "A:b\rC: d",
+        "A: \x0b vertical tab",
+        "A: x\x0cB: form feed",
+        "body text with no colon",
+        "Two:: colons: here",
+    ]
+)
+_ENDINGS = st.sampled_from(["\r\n", "\n"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.tuples(_HEADER_PIECES, _ENDINGS), max_size=8), st.sampled_from(["\r\n", "\n", ""]))
+def test_a_header_block_is_split_as_the_email_package_splits_it(
+    lines: list[tuple[str, str]], blank: str
+) -> None:
+    head = ("".join(text + ending for text, ending in lines) + blank).encode("utf-8", "surrogateescape")
+    expected = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
+    found = header_message(head)
+    assert found.items() == expected.items()
+    assert found.get_unixfrom() == expected.get_unixfrom()
+
+
+def test_ordinary_headers_take_the_quick_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed by the email package")
+
+    monkeypatch.setattr(email.parser.BytesParser, "parsebytes", refuse)
+    message = header_message(b"Subject: Draft\r\n decision\r\nMessage-ID: <a@b>\r\n\r\n")
+    assert message.items() == [("Subject", "Draft\r\n decision"), ("Message-ID", "<a@b>")]
+
+
+def test_the_corpus_envelopes_read_as_before() -> None:
+    corpus = Path(__file__).parents[1] / "corpus"
+    for path in sorted(corpus.glob("*.eml")):
+        head = header_block(path.read_bytes())
+        expected = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
+        assert header_message(head).items() == expected.items(), path.name
