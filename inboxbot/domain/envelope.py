@@ -9,8 +9,6 @@ from __future__ import annotations
 import email
 import email.errors
 import email.header
-import email.parser
-import email.policy
 import email.utils
 import re
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from email.message import Message
 
 from inboxbot.domain import headers
-from inboxbot.domain.mimeparse import after_blank_line
+from inboxbot.domain.mimeparse import after_blank_line, header_message
 
 
 @dataclass(frozen=True)
@@ -95,41 +93,6 @@ def read_envelope(raw: bytes) -> Envelope:
     sender = decode_words(_raw_header(message, "From"))
     message_id = _header(message, "Message-ID")
     return Envelope(message_id=message_id, subject=subject, sender=sender, received_at=received_time(message))
-
-
-# A line the email package reads as a header line (or the continuation of one).
-_HEADER_LINE = re.compile(r"[\041-\071\073-\176]+:|[\t ]")
-# Characters str.splitlines breaks lines at and the email package does not.
-_ODD_BREAKS = re.compile(r"[\x0b\x0c\x1c-\x1e]")
-
-
-def header_message(head: bytes) -> Message:
-    """The headers of ``head`` (a header block) as the email package parses them (compat32).
-
-    The package reads the block a line at a time through a general-purpose buffer;
-    ordinary headers (ASCII, every line a header or a continuation, nothing before the
-    first header) are split here directly and given to the message as the package would
-    give them. Anything else is parsed by it.
-    """
-    text = head.decode("ascii", errors="surrogateescape")
-    lines = text.splitlines(keepends=True)
-    if lines and lines[-1].strip("\r\n") == "":
-        lines.pop()  # the blank line that ends the block
-    if not head.isascii() or _ODD_BREAKS.search(text) or not lines or lines[0][0] in " \t":
-        return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
-    message = Message(policy=email.policy.compat32)
-    field: list[str] = []
-    for line in lines:
-        if _HEADER_LINE.match(line) is None:  # a defect: the body starts early, or "From ", or ":x"
-            return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
-        if line[0] in " \t":
-            field.append(line)
-            continue
-        if field:
-            message.set_raw(*email.policy.compat32.header_source_parse(field))
-        field = [line]
-    message.set_raw(*email.policy.compat32.header_source_parse(field))
-    return message
 
 
 def header_block(raw: bytes) -> bytes:

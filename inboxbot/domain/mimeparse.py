@@ -16,9 +16,9 @@ hold the two to that over the corpus and over generated malformed mail.
 
 from __future__ import annotations
 
-from email.feedparser import FeedParser
+import re
 from email.message import Message
-from email.parser import Parser
+from email.parser import BytesParser, Parser
 from email.policy import compat32
 
 _READ_IN_FULL = frozenset({"multipart", "message"})
@@ -37,9 +37,7 @@ def message_from_bytes(raw: bytes) -> Message:
         # Likely multipart or message/*: read it in full at once rather than twice. This only
         # saves time; the type the header parse finds, below, is what counts.
         return _parse_in_full(text)
-    head = FeedParser(policy=compat32)
-    head.feed(head_text)
-    message = head.close()
+    message = header_message(raw[:head_end])
     if message.get_content_maintype() in _READ_IN_FULL:
         return _parse_in_full(text)
     # For any other type the parser makes the payload of every line after the header section,
@@ -48,6 +46,41 @@ def message_from_bytes(raw: bytes) -> Message:
     # Read as stored: get_payload() would turn undecodable bytes into replacement characters.
     in_head: str = getattr(message, "_payload", "") or ""
     message.set_payload(f"{in_head}{body}" if in_head else body)
+    return message
+
+
+# A line the email package reads as a header line (or the continuation of one).
+_HEADER_LINE = re.compile(r"[\041-\071\073-\176]+:|[\t ]")
+# Characters str.splitlines breaks lines at and the email package does not.
+_ODD_BREAKS = re.compile(r"[\x0b\x0c\x1c-\x1e]")
+
+
+def header_message(head: bytes) -> Message:
+    """The headers of ``head`` (a header block) as the email package parses them (compat32).
+
+    The package reads the block a line at a time through a general-purpose buffer;
+    ordinary headers (ASCII, every line a header or a continuation, nothing before the
+    first header) are split here directly and given to the message as the package would
+    give them. Anything else is parsed by it.
+    """
+    text = head.decode("ascii", errors="surrogateescape")
+    lines = text.splitlines(keepends=True)
+    if lines and lines[-1].strip("\r\n") == "":
+        lines.pop()  # the blank line that ends the block
+    if not head.isascii() or _ODD_BREAKS.search(text) or not lines or lines[0][0] in " \t":
+        return BytesParser(policy=compat32).parsebytes(head, headersonly=True)
+    message = Message(policy=compat32)
+    field: list[str] = []
+    for line in lines:
+        if _HEADER_LINE.match(line) is None:  # a defect: the body starts early, or "From ", or ":x"
+            return BytesParser(policy=compat32).parsebytes(head, headersonly=True)
+        if line[0] in " \t":
+            field.append(line)
+            continue
+        if field:
+            message.set_raw(*compat32.header_source_parse(field))
+        field = [line]
+    message.set_raw(*compat32.header_source_parse(field))
     return message
 
 
