@@ -94,7 +94,9 @@ _KNOWN_TWINS = (
     .where(_MESSAGES.c.message_id.in_(bindparam("message_ids", expanding=True)))
 )
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+# Each row comes back with its key ((source, source_key) is unique), not in the order given:
+# SQLite can only keep that order by inserting a batch one row per statement.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.source_key, _MESSAGES.c.id)
 _INSERT_BODIES = insert(_BODIES)
 _UPDATE_POSITION = (
     update(_POSITIONS)
@@ -292,7 +294,8 @@ def _write(
     if decided.new:
         rows = [_message_row(source, fetched, sha, envelope, now()) for fetched, sha, envelope in decided.new]
         try:
-            ids = connection.execute(_INSERT_MESSAGES, rows).scalars().all()
+            by_key = dict(connection.execute(_INSERT_MESSAGES, rows).tuples().all())
+            ids = [by_key[fetched.key] for fetched, _, _ in decided.new]
             bodies = [
                 {"message_id": i, "raw": fetched.raw}
                 for (fetched, _, _), i in zip(decided.new, ids, strict=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,36 @@ def test_maildir_is_stored_once(uow: UnitOfWork, tmp_path: Path) -> None:
             select(func.count()).select_from(Event).where(Event.action == "message stored")
         )
         assert events == 3
+
+
+def test_each_row_of_a_batch_gets_its_own_bytes_and_key(uow: UnitOfWork, tmp_path: Path) -> None:
+    # A batch's rows come back from the database in no promised order: each must still be
+    # joined to its own bytes, key and audit event. Past one batch, so two are written.
+    messages = [make_message(f"Complaint 25 004 {i:03d}", f"Body {i}", date=SENT) for i in range(130)]
+    source = MaildirSource(write_maildir(tmp_path / "Maildir", messages))
+    assert len(ingest(source, uow, clock).stored) == 130
+    with uow:
+        rows = uow.session.execute(
+            select(StoredMessage.id, StoredMessage.source_key, StoredMessage.sha256, StoredMessage.subject)
+        ).all()
+        raw_of = dict(
+            uow.session.execute(select(StoredMessage.id, StoredMessage.raw).select_from(StoredMessage))
+            .tuples()
+            .all()
+        )
+        stored_events = uow.session.execute(
+            select(Event.message_id, Event.detail).where(Event.action == "message stored")
+        ).all()
+    assert len(rows) == 130
+    for message_id, key, sha, subject in rows:
+        raw = raw_of[message_id]
+        assert hashlib.sha256(raw).hexdigest() == sha
+        assert f"Subject: {subject}".encode() in raw
+        index = int(key.split(".")[0]) - 1_700_000_000  # write_maildir names files by position
+        assert raw == messages[index]
+    key_of = {message_id: key for message_id, key, _, _ in rows}
+    assert sorted(detail["key"] for _, detail in stored_events) == sorted(key_of.values())
+    assert all(detail["key"] == key_of[message_id] for message_id, detail in stored_events)
 
 
 def test_the_same_message_in_two_folders_is_stored_once(uow: UnitOfWork, tmp_path: Path) -> None:
