@@ -93,6 +93,9 @@ _LOAD_CLASSIFIED = (
 _CASE_BY_OMBUDSMAN_REF = select(Case.id).where(
     Case.ombudsman == bindparam("ombudsman"), Case.ombudsman_ref == bindparam("reference")
 )
+_CASES_BY_OMBUDSMAN_REFS = select(Case.ombudsman, Case.ombudsman_ref, Case.id).where(
+    Case.ombudsman_ref.in_(bindparam("references", expanding=True))
+)
 _CASE_OF_THREAD = (
     select(StoredMessage.case_id)
     .where(
@@ -121,11 +124,36 @@ def _registered(session: Session, message: StoredMessage, case_id: int | None) -
     )
 
 
-def find_case(session: Session, judgement: Mapping[str, Any], raw: bytes) -> tuple[Case | None, str]:
-    """The case a message belongs to, and how it was found."""
+# (Ombudsman, Ombudsman reference) -> case id, for every case a chunk's messages name.
+KnownCases = dict[tuple[str, str], int]
+
+
+def _known_cases(session: Session, messages: Iterable[StoredMessage]) -> KnownCases:
+    """The cases a chunk's messages name by Ombudsman reference, looked up in one query.
+
+    Within the chunk's transaction only registering opens cases (and it adds each one
+    here), and a case's Ombudsman reference never changes, so this answers find_case for
+    the whole chunk.
+    """
+    references = sorted({ref for m in messages if (ref := (m.classification or {}).get("ombudsman_ref"))})
+    if not references:
+        return {}
+    rows = session.connection().execute(_CASES_BY_OMBUDSMAN_REFS, {"references": references})
+    return {(ombudsman, reference): case_id for ombudsman, reference, case_id in rows}
+
+
+def find_case(
+    session: Session, judgement: Mapping[str, Any], raw: bytes, known: KnownCases | None = None
+) -> tuple[Case | None, str]:
+    """The case a message belongs to, and how it was found; ``known`` answers the lookup by
+    Ombudsman reference (see _known_cases), else the database does."""
     ombudsman, reference = judgement.get("ombudsman"), judgement.get("ombudsman_ref")
     if ombudsman and reference:
-        found = first_value(session, _CASE_BY_OMBUDSMAN_REF, {"ombudsman": ombudsman, "reference": reference})
+        if known is not None:
+            found = known.get((ombudsman, reference))
+        else:
+            values = {"ombudsman": ombudsman, "reference": reference}
+            found = first_value(session, _CASE_BY_OMBUDSMAN_REF, values)
         if found is not None:
             return session.get(Case, found), f"Ombudsman reference {reference}"
     thread = _thread_ids(raw)
@@ -193,8 +221,10 @@ def _register_one(
     keywords: Mapping[str, Sequence[str]],
     acting: Acting | None,
     result: RegisterResult,
+    known: KnownCases | None = None,
 ) -> None:
-    """Register one classified message against its case and act on it, in the caller's transaction."""
+    """Register one classified message against its case and act on it, in the caller's transaction;
+    a case it opens is added to ``known``."""
     judgement = message.classification or {}
     at = now()
     replied = handle_reply(session, message, acting, at) if acting is not None else None
@@ -206,7 +236,7 @@ def _register_one(
         )
         result.linked.append(message.id)
         return
-    case, how = find_case(session, judgement, message.raw)
+    case, how = find_case(session, judgement, message.raw, known)
     kind = MessageKind(message.kind or MessageKind.UNKNOWN.value)
     if case is None and may_open_case(kind, bool(message.trusted), judgement.get("ombudsman_ref")):
         text = f"{message.subject or ''}\n{parse(message.raw).body}"
@@ -223,6 +253,8 @@ def _register_one(
         )
         session.add(case)
         session.flush()
+        if known is not None and case.ombudsman and case.ombudsman_ref:
+            known[case.ombudsman, case.ombudsman_ref] = case.id
         audit.record(
             session, at, "case opened", case_id=case.id, message_id=message.id, service_area=area, why=why
         )
@@ -299,12 +331,13 @@ def _register_chunk(
         with uow:
             session = uow.session
             loaded = {m.id: m for m in session.scalars(_LOAD_CLASSIFIED, {"ids": list(chunk[start:end])})}
+            known = _known_cases(session, loaded.values())
             for index in range(start, end):
                 message = loaded.get(chunk[index])
                 if message is None:
                     continue  # not classified (quarantined, or registered meanwhile): passed over
                 try:
-                    _register_one(session, message, now, keywords, acting, done)
+                    _register_one(session, message, now, keywords, acting, done, known)
                     session.flush()  # a failure is then this message's, not the commit's
                 except (OperationalError, InterfaceError):
                     raise
