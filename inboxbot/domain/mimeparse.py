@@ -1,25 +1,29 @@
-"""Raw bytes into the email package's ``Message``, without reading a single-part body line by line.
+"""Raw bytes into the email package's ``Message``, without reading every body line in Python.
 
-The email package's parser reads a whole message one line at a time in Python, and
-for a message that is neither multipart nor ``message/*`` it then joins every body
-line back into the payload: the rest of the text after the header block, unchanged.
-On a long plain or HTML message that loop is most of the parse.
+The email package's parser reads a whole message one line at a time in Python. For a
+message that is neither multipart nor ``message/*`` it then joins every body line back
+into the payload: the rest of the text after the header block, unchanged. For a
+multipart message it looks for boundary lines, line by line, through a base64
+attachment of thousands of lines. On long mail those loops are most of the parse.
 
-Here the text up to the first blank line, which holds the whole header section, goes
-through the email package on its own. When the message turns out to be single-part,
-its payload is whatever of that text the parser put in the body, then the rest of the
-text as one slice. Anything else (multipart, ``message/*``, no blank line) is parsed by
-the email package in full. Either way the result is the
-``Message`` that ``email.message_from_bytes`` builds, defects included; the tests
-hold the two to that over the corpus and over generated malformed mail.
+Here the header section is split directly when it is ordinary (see header_message),
+and a single-part payload is the rest of the text as one slice. A multipart message
+whose parts are all single-part is cut at its boundary lines, found with ``str.find``,
+and each part is read the same way; the preamble, epilogue and line breaks around the
+boundaries are trimmed as the package trims them. Anything unusual (nested multiparts,
+``message/*``, a missing boundary, doubled boundary lines, no blank line) is parsed by
+the email package in full. Either way the result is the ``Message`` that
+``email.message_from_bytes`` builds, defects included; the tests hold the two to that
+over the corpus and over generated malformed mail.
 """
 
 from __future__ import annotations
 
 import re
 from email.message import Message
-from email.parser import BytesParser, Parser
+from email.parser import Parser
 from email.policy import compat32
+from itertools import pairwise
 
 _READ_IN_FULL = frozenset({"multipart", "message"})
 
@@ -27,18 +31,24 @@ _READ_IN_FULL = frozenset({"multipart", "message"})
 def message_from_bytes(raw: bytes) -> Message:
     """What ``email.message_from_bytes(raw)`` gives (compat32 policy), built faster."""
     # Decoding keeps one character per byte, so offsets in ``raw`` are offsets in ``text``.
-    text = raw.decode("ascii", errors="surrogateescape")
-    head_end = after_blank_line(raw)
+    return _message(raw.decode("ascii", errors="surrogateescape"), top=True)
+
+
+def _message(text: str, *, top: bool) -> Message:
+    """``text`` parsed as a whole message (``top``) or as one part of a multipart."""
+    head_end = after_blank_line(text)
     if head_end is None:  # no blank line: the header parse would read the whole text anyway
         return _parse_in_full(text)
-    head_text = text[:head_end]
-    lowered = head_text.lower()
-    if "multipart/" in lowered or "message/" in lowered:
-        # Likely multipart or message/*: read it in full at once rather than twice. This only
-        # saves time; the type the header parse finds, below, is what counts.
+    if "message/" in text[:head_end].lower():
+        # Likely message/*: read it in full at once rather than twice. This only saves time;
+        # the type the header parse finds, below, is what counts.
         return _parse_in_full(text)
-    message = header_message(raw[:head_end])
-    if message.get_content_maintype() in _READ_IN_FULL:
+    message = _headers(text[:head_end])
+    maintype = message.get_content_maintype()
+    if maintype == "multipart":
+        found = _multipart(message, text, head_end) if top else None
+        return found or _parse_in_full(text)
+    if maintype in _READ_IN_FULL:
         return _parse_in_full(text)
     # For any other type the parser makes the payload of every line after the header section,
     # joined as they were: what the head's parse left as its body, then the rest of the text.
@@ -47,6 +57,76 @@ def message_from_bytes(raw: bytes) -> Message:
     in_head: str = getattr(message, "_payload", "") or ""
     message.set_payload(f"{in_head}{body}" if in_head else body)
     return message
+
+
+# The email package's own pattern (email.feedparser) for the rest of a boundary line.
+_BOUNDARY_END = re.compile(r"(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$")
+
+
+def _without_last_line_break(text: str) -> str:
+    """``text`` less one line break at its end, as the package's ``(\\r\\n|\\r|\\n)\\Z`` removes it
+    (that regex is tried at every character of a long attachment)."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith(("\r", "\n")) else text
+
+
+def _multipart(message: Message, text: str, head_end: int) -> Message | None:
+    """The multipart ``message`` with its parts read from ``text``; None when anything about it
+    is unusual enough to leave to the email package."""
+    if message.defects or getattr(message, "_payload", None):
+        return None  # the header section did not end at the blank line
+    boundary = message.get_boundary()
+    if not boundary or "\r" in boundary or "\n" in boundary or message.get_content_subtype() == "digest":
+        return None  # a digest's parts default to message/rfc822
+    if str(message.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+        return None  # a defect the package notes
+    body = text[head_end:]
+    lines = _boundary_lines(body, "--" + boundary)
+    # Every boundary but the last must open a part, and the last must close the message.
+    if len(lines) < 2 or not lines[-1][2]:
+        return None  # no part, or no closing boundary: defects the package notes
+    if any(end == start for (_, end, _), (start, _, _) in pairwise(lines)):
+        return None  # doubled boundary lines: the package skips them
+    preamble = body[: lines[0][0]]
+    if preamble:  # the line break before a boundary belongs to the boundary
+        message.preamble = _without_last_line_break(preamble)
+    for (_, part_start, _), (part_end, _, _) in pairwise(lines):
+        part = _message(body[part_start:part_end], top=False)
+        if part.get_content_maintype() in _READ_IN_FULL:
+            return None  # a nested part would read to the outer boundaries too
+        payload = getattr(part, "_payload", None)
+        if isinstance(payload, str):
+            part.set_payload(_without_last_line_break(payload))
+        message.attach(part)
+    message.epilogue = body[lines[-1][1] :]
+    return message
+
+
+def _boundary_lines(body: str, separator: str) -> list[tuple[int, int, bool]]:
+    """(start, end, closes) of each line the email package takes for a boundary, up to and
+    including the first closing one."""
+    found: list[tuple[int, int, bool]] = []
+    at = body.find(separator)
+    while at != -1:
+        if at == 0 or body[at - 1] in "\r\n":  # a boundary is a whole line: \r\n, \r or \n end one
+            newline = body.find("\n", at)
+            carriage = body.find("\r", at, newline if newline != -1 else len(body))
+            if carriage != -1:
+                end = carriage + 2 if body.startswith("\r\n", carriage) else carriage + 1
+            else:
+                end = newline + 1 if newline != -1 else len(body)
+            match = _BOUNDARY_END.match(body[at:end], len(separator))
+            if match is not None:
+                closes = bool(match.group("end"))
+                found.append((at, end, closes))
+                if closes:
+                    return found
+            at = end
+        else:
+            at += 1
+        at = body.find(separator, at)
+    return found
 
 
 # A line the email package reads as a header line (or the continuation of one).
@@ -63,17 +143,20 @@ def header_message(head: bytes) -> Message:
     first header) are split here directly and given to the message as the package would
     give them. Anything else is parsed by it.
     """
-    text = head.decode("ascii", errors="surrogateescape")
+    return _headers(head.decode("ascii", errors="surrogateescape"))
+
+
+def _headers(text: str) -> Message:
     lines = text.splitlines(keepends=True)
     if lines and lines[-1].strip("\r\n") == "":
         lines.pop()  # the blank line that ends the block
-    if not head.isascii() or _ODD_BREAKS.search(text) or not lines or lines[0][0] in " \t":
-        return BytesParser(policy=compat32).parsebytes(head, headersonly=True)
+    if not text.isascii() or _ODD_BREAKS.search(text) or not lines or lines[0][0] in " \t":
+        return Parser(policy=compat32).parsestr(text, headersonly=True)
     message = Message(policy=compat32)
     field: list[str] = []
     for line in lines:
         if _HEADER_LINE.match(line) is None:  # a defect: the body starts early, or "From ", or ":x"
-            return BytesParser(policy=compat32).parsebytes(head, headersonly=True)
+            return Parser(policy=compat32).parsestr(text, headersonly=True)
         if line[0] in " \t":
             field.append(line)
             continue
@@ -84,7 +167,7 @@ def header_message(head: bytes) -> Message:
     return message
 
 
-def after_blank_line(raw: bytes) -> int | None:
+def after_blank_line(raw: bytes | str) -> int | None:
     """Where the first blank line written as \\n\\n or \\r\\n\\r\\n ends, if there is one.
 
     The parser's header section ends at the first line that is not a header line, and a
@@ -92,8 +175,12 @@ def after_blank_line(raw: bytes) -> int | None:
     section, lie before this point, and it falls between two lines (the parser splits on
     \\r\\n, \\r and \\n). Lines written otherwise are rare enough to leave to the parser.
     """
-    crlf = raw.find(b"\r\n\r\n")
-    lf = raw.find(b"\n\n", 0, crlf + 2) if crlf != -1 else raw.find(b"\n\n")
+    if isinstance(raw, str):
+        crlf = raw.find("\r\n\r\n")
+        lf = raw.find("\n\n", 0, crlf + 2) if crlf != -1 else raw.find("\n\n")
+    else:
+        crlf = raw.find(b"\r\n\r\n")
+        lf = raw.find(b"\n\n", 0, crlf + 2) if crlf != -1 else raw.find(b"\n\n")
     if lf != -1:
         return lf + 2
     return crlf + 4 if crlf != -1 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,99 @@ def test_a_single_part_message_is_not_parsed_line_by_line(monkeypatch: pytest.Mo
     message = message_from_bytes(b"Subject: s\r\nContent-Type: text/html\r\n\r\n<p>one</p>\r\n<p>two</p>\r\n")
     assert message.get_payload() == "<p>one</p>\r\n<p>two</p>\r\n"
     assert message["Subject"] == "s"
+
+
+# --- multipart messages, cut at their boundaries -----------------------------------------
+
+MULTIPART_HEADS = st.sampled_from(
+    [
+        "Content-Type: multipart/mixed; boundary=B",
+        'Content-Type: multipart/alternative; boundary="B"',
+        "Content-Type: multipart/digest; boundary=B",
+        "Content-Type: multipart/mixed; boundary=B\nContent-Transfer-Encoding: base64",
+        "Content-Type: multipart/mixed; boundary=B\nContent-Transfer-Encoding: 7bit",
+        "Content-Type: multipart/mixed",
+        "Content-Type: multipart/mixed; boundary=B\nSubject: s",
+    ]
+)
+MULTIPART_LINES = st.sampled_from(
+    [
+        "--B",
+        "--B--",
+        "--B  ",
+        "--B--\t",
+        "--Bx",
+        "--B-- trailing",
+        " --B",
+        "Content-Type: text/plain",
+        "Content-Type: text/html; charset=utf-8",
+        "Content-Type: application/octet-stream; name=a.bin",
+        "Content-Transfer-Encoding: base64",
+        "Content-Type: multipart/alternative; boundary=C",
+        "Content-Type: message/rfc822",
+        "--C",
+        "--C--",
+        "Subject: inner",
+        "From someone",
+        "not a header",
+        "QUJDRA==",
+        "",
+        "",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    head=MULTIPART_HEADS,
+    lines=st.lists(st.tuples(MULTIPART_LINES | st.text(max_size=8), ENDINGS), max_size=16),
+    last_ending=st.booleans(),
+)
+def test_generated_multipart_mail_parses_as_the_email_package_parses_it(
+    head: str, lines: list[tuple[str, str]], last_ending: bool
+) -> None:
+    text = head.replace("\n", "\r\n") + "\r\n\r\n" + "".join(line + ending for line, ending in lines)
+    if not last_ending:
+        text = text.rstrip("\r\n")
+    assert_same_parse(text.encode("utf-8", "surrogateescape"))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Content-Type: multipart/mixed; boundary=b\n\npreamble\n--b\n\none\n--b\n\n\n--b--\nepilogue\n",
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n--b\n\ntwo\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n--b\n\nafter the end\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\r\rone\r--b--\r\rlone carriage returns\r",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\ncaf\xc3\xa9 \xff\n--b--\n",
+        b'Content-Type: multipart/mixed; boundary="a b"\n\n--a b\n\none\n--a b--\n',
+    ],
+)
+def test_multipart_edge_cases_parse_as_the_email_package_parses_them(raw: bytes) -> None:
+    assert_same_parse(raw)
+
+
+def test_a_multipart_of_single_parts_is_not_parsed_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(text: str) -> Message:
+        raise AssertionError("parsed in full")
+
+    monkeypatch.setattr(mimeparse, "_parse_in_full", refuse)
+    raw = (
+        b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\npreamble\r\n--b1\r\n"
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--b1\r\nContent-Type: application/pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b1--\r\nepilogue\r\n"
+    )
+    message = message_from_bytes(raw)
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    assert [part.get_payload() for part in parts if isinstance(part, Message)] == ["hello", "JVBERi0="]
+    assert (message.preamble, message.epilogue) == ("preamble", "epilogue\r\n")
+
+
+@given(st.text(alphabet="\r\na", max_size=6))
+def test_one_line_break_comes_off_the_end_as_the_package_takes_it_off(text: str) -> None:
+    assert mimeparse._without_last_line_break(text) == re.sub(r"(\r\n|\r|\n)\Z", "", text, count=1)
