@@ -103,10 +103,10 @@ class Run:
     max_rss_mb: float
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> Run:
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Wall time and the child's own peak RSS (from wait4, so nothing else is counted)."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     out = child.stdout.read().decode() if child.stdout else ""
@@ -143,9 +143,28 @@ def run_inboxbot(
     source = f"imap://{server.user}@{server.host}:{server.port}/{folder}?security=none"
     command = [str(Path(sys.executable).parent / "inboxbot")]
     if tree is not None:
-        env["PYTHONPATH"] = str(tree)  # ahead of this checkout's editable install
         command = [sys.executable, "-m", "inboxbot"]
-    return timed([*command, "--config", str(config), "ingest", "--source", source], env)
+    return timed([*command, "--config", str(config), "ingest", "--source", source], *_running(tree, env))
+
+
+def _running(tree: Path | None, env: dict[str, str]) -> tuple[dict[str, str], Path | None]:
+    """The environment and working folder that make ``python -m inboxbot`` import the package of
+    ``tree`` (None: this checkout's install). ``-m`` puts the working folder first on the path,
+    ahead of PYTHONPATH: run from this checkout, it would import this checkout's package."""
+    if tree is None:
+        return env, None
+    return {**env, "PYTHONPATH": str(tree)}, tree
+
+
+def check_imports(tree: Path) -> None:
+    """Stop unless a run of ``tree`` really imports the package in ``tree``."""
+    env, cwd = _running(tree, dict(os.environ))
+    command = [sys.executable, "-c", "import inboxbot; print(inboxbot.__file__)"]
+    found = Path(
+        subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    )
+    if not found.is_relative_to(tree):
+        raise SystemExit(f"--compare {tree}: its runs would import {found} instead")
 
 
 def fixed_start(server: DovecotServer, workers: int | None) -> float:
@@ -188,6 +207,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.compare is not None and not (args.compare / "inboxbot" / "__init__.py").is_file():
         parser.error(f"--compare {args.compare}: not a checkout of inboxbot (no inboxbot/__init__.py)")
+    if args.compare is not None:
+        check_imports(args.compare.resolve())
     if shutil.which("mbsync") is None:
         raise SystemExit("mbsync not found: install Debian's isync (scripts/test does)")
     server = start_dovecot()
