@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxbot.domain.envelope import decode_words, header_block, header_message, parse_time
+from inboxbot.domain.envelope import decode_words, header_block, parse_time
+from inboxbot.domain.mimeparse import header_message
 
 
 def _package_time(value: str) -> datetime | None:
