@@ -128,11 +128,18 @@ def test_random_bytes_parse_as_the_email_package_parses_them(raw: bytes) -> None
     assert_same_parse(raw)
 
 
-def test_a_single_part_message_is_not_parsed_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def no_full_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any parse by the email package in full fails the test."""
+
     def refuse(text: str) -> Message:
         raise AssertionError("parsed in full")
 
     monkeypatch.setattr(mimeparse, "_parse_in_full", refuse)
+
+
+@pytest.mark.usefixtures("no_full_parse")
+def test_a_single_part_message_is_not_parsed_line_by_line() -> None:
     message = message_from_bytes(b"Subject: s\r\nContent-Type: text/html\r\n\r\n<p>one</p>\r\n<p>two</p>\r\n")
     assert message.get_payload() == "<p>one</p>\r\n<p>two</p>\r\n"
     assert message["Subject"] == "s"
@@ -212,11 +219,8 @@ def test_multipart_edge_cases_parse_as_the_email_package_parses_them(raw: bytes)
     assert_same_parse(raw)
 
 
-def test_a_multipart_of_single_parts_is_not_parsed_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(text: str) -> Message:
-        raise AssertionError("parsed in full")
-
-    monkeypatch.setattr(mimeparse, "_parse_in_full", refuse)
+@pytest.mark.usefixtures("no_full_parse")
+def test_a_multipart_of_single_parts_is_not_parsed_line_by_line() -> None:
     raw = (
         b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\npreamble\r\n--b1\r\n"
         b"Content-Type: text/plain\r\n\r\nhello\r\n--b1\r\nContent-Type: application/pdf\r\n"
