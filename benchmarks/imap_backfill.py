@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import os
 import pwd
 import random
@@ -157,7 +158,9 @@ def _running(tree: Path | None, env: dict[str, str]) -> tuple[dict[str, str], Pa
 
 
 def check_imports(tree: Path) -> None:
-    """Stop unless a run of ``tree`` really imports the package in ``tree``."""
+    """Stop unless a run of ``tree`` really imports the package in ``tree``; byte-compile it first,
+    so that neither side pays for compiling its modules (PYTHONDONTWRITEBYTECODE may be set)."""
+    compileall.compile_dir(tree / "inboxbot", quiet=1, workers=0)
     env, cwd = _running(tree, dict(os.environ))
     command = [sys.executable, "-c", "import inboxbot; print(inboxbot.__file__)"]
     found = Path(
