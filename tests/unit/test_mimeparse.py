@@ -236,3 +236,21 @@ def test_a_multipart_of_single_parts_is_not_parsed_line_by_line() -> None:
 @given(st.text(alphabet="\r\na", max_size=6))
 def test_one_line_break_comes_off_the_end_as_the_package_takes_it_off(text: str) -> None:
     assert mimeparse._without_last_line_break(text) == re.sub(r"(\r\n|\r|\n)\Z", "", text, count=1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    head=MULTIPART_HEADS,
+    lines=st.lists(
+        st.tuples(
+            st.lists(
+                MULTIPART_LINES | st.sampled_from(["x", " ", "-", "B", "B--"]), min_size=1, max_size=3
+            ).map("".join),
+            ENDINGS | st.just(""),
+        ),
+        max_size=16,
+    ),
+)
+def test_boundary_text_inside_a_line_is_not_a_boundary(head: str, lines: list[tuple[str, str]]) -> None:
+    text = head.replace("\n", "\r\n") + "\r\n\r\n" + "".join(line + ending for line, ending in lines)
+    assert_same_parse(text.encode("utf-8", "surrogateescape"))
