@@ -90,9 +90,6 @@ _LOAD_CLASSIFIED = (
     )
     .options(undefer(StoredMessage.raw))  # every message's thread is read from its headers
 )
-_CASE_BY_OMBUDSMAN_REF = select(Case.id).where(
-    Case.ombudsman == bindparam("ombudsman"), Case.ombudsman_ref == bindparam("reference")
-)
 _CASES_BY_OMBUDSMAN_REFS = select(Case.ombudsman, Case.ombudsman_ref, Case.id).where(
     Case.ombudsman_ref.in_(bindparam("references", expanding=True))
 )
@@ -143,17 +140,13 @@ def _known_cases(session: Session, messages: Iterable[StoredMessage]) -> KnownCa
 
 
 def find_case(
-    session: Session, judgement: Mapping[str, Any], raw: bytes, known: KnownCases | None = None
+    session: Session, judgement: Mapping[str, Any], raw: bytes, known: KnownCases
 ) -> tuple[Case | None, str]:
     """The case a message belongs to, and how it was found; ``known`` answers the lookup by
-    Ombudsman reference (see _known_cases), else the database does."""
+    Ombudsman reference (see _known_cases)."""
     ombudsman, reference = judgement.get("ombudsman"), judgement.get("ombudsman_ref")
     if ombudsman and reference:
-        if known is not None:
-            found = known.get((ombudsman, reference))
-        else:
-            values = {"ombudsman": ombudsman, "reference": reference}
-            found = first_value(session, _CASE_BY_OMBUDSMAN_REF, values)
+        found = known.get((ombudsman, reference))
         if found is not None:
             return session.get(Case, found), f"Ombudsman reference {reference}"
     thread = _thread_ids(raw)
@@ -221,7 +214,7 @@ def _register_one(
     keywords: Mapping[str, Sequence[str]],
     acting: Acting | None,
     result: RegisterResult,
-    known: KnownCases | None = None,
+    known: KnownCases,
 ) -> None:
     """Register one classified message against its case and act on it, in the caller's transaction;
     a case it opens is added to ``known``."""
@@ -253,7 +246,7 @@ def _register_one(
         )
         session.add(case)
         session.flush()
-        if known is not None and case.ombudsman and case.ombudsman_ref:
+        if case.ombudsman and case.ombudsman_ref:
             known[case.ombudsman, case.ombudsman_ref] = case.id
         audit.record(
             session, at, "case opened", case_id=case.id, message_id=message.id, service_area=area, why=why
