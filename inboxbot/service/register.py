@@ -17,8 +17,6 @@ queries: the ORM's bookkeeping was most of the cost of registering a backfill.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from inboxbot.domain.casework import guess_service_area, may_open_case
 from inboxbot.domain.envelope import header_block
 from inboxbot.domain.kinds import CaseStatus, MessageKind, MessageState
 from inboxbot.domain.mailtext import parse
+from inboxbot.domain.mimeparse import header_message
 from inboxbot.service import audit
 from inboxbot.service.actions import Acting, act
 from inboxbot.service.processing import UPDATE_MESSAGE
@@ -72,7 +71,7 @@ def _thread_ids(raw: bytes) -> list[str]:
     if b"in-reply-to" not in lowered and b"references" not in lowered:
         return []  # most mail replies to nothing: spare parsing its header
     try:
-        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        headers = header_message(head)
         found = " ".join(str(headers.get(name, "")) for name in ("In-Reply-To", "References"))
     except Exception:  # a broken header only means no thread to follow
         return []
