@@ -35,21 +35,23 @@ def message_from_bytes(raw: bytes) -> Message:
 
 
 def _message(text: str, *, top: bool) -> Message:
-    """``text`` parsed as a whole message (``top``) or as one part of a multipart."""
+    """``text`` parsed as a whole message (``top``) or as one part of a multipart. A part that
+    is itself multipart or ``message/*`` comes back with its headers only: the caller then
+    leaves the whole message to the email package, so reading the part would be wasted."""
     head_end = after_blank_line(text)
     if head_end is None:  # no blank line: the header parse would read the whole text anyway
         return _parse_in_full(text)
-    if "message/" in text[:head_end].lower():
+    if top and "message/" in text[:head_end].lower():
         # Likely message/*: read it in full at once rather than twice. This only saves time;
         # the type the header parse finds, below, is what counts.
         return _parse_in_full(text)
     message = _headers(text[:head_end])
     maintype = message.get_content_maintype()
-    if maintype == "multipart":
-        found = _multipart(message, text, head_end) if top else None
-        return found or _parse_in_full(text)
     if maintype in _READ_IN_FULL:
-        return _parse_in_full(text)
+        if not top:
+            return message
+        found = _multipart(message, text, head_end) if maintype == "multipart" else None
+        return found or _parse_in_full(text)
     # For any other type the parser makes the payload of every line after the header section,
     # joined as they were: what the head's parse left as its body, then the rest of the text.
     body = text[head_end:]
@@ -94,7 +96,7 @@ def _multipart(message: Message, text: str, head_end: int) -> Message | None:
     for (_, part_start, _), (part_end, _, _) in pairwise(lines):
         part = _message(body[part_start:part_end], top=False)
         if part.get_content_maintype() in _READ_IN_FULL:
-            return None  # a nested part would read to the outer boundaries too
+            return None  # a nested part would read to the outer boundaries too (headers only)
         payload = getattr(part, "_payload", None)
         if isinstance(payload, str):
             part.set_payload(_without_last_line_break(payload))
