@@ -208,9 +208,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="with --compare: runs of each (default 3)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.compare is not None and not (args.compare / "inboxbot" / "__init__.py").is_file():
-        parser.error(f"--compare {args.compare}: not a checkout of inboxbot (no inboxbot/__init__.py)")
     if args.compare is not None:
+        if not (args.compare / "inboxbot" / "__init__.py").is_file():
+            parser.error(f"--compare {args.compare}: not a checkout of inboxbot (no inboxbot/__init__.py)")
         check_imports(args.compare.resolve())
     if shutil.which("mbsync") is None:
         raise SystemExit("mbsync not found: install Debian's isync (scripts/test does)")
