@@ -34,6 +34,7 @@ from inboxbot.domain.kinds import MessageState
 from inboxbot.domain.report_schedule import next_moments
 from inboxbot.entrypoints.context import CliState, UsageProblem, state, utc_now
 from inboxbot.entrypoints.wiring import acting
+from inboxbot.service.classify_pool import start_early
 from inboxbot.service.classifying import classify_settings
 from inboxbot.service.ingest import record_source_error
 from inboxbot.service.intake import Filing, IntakeResult, take_in, watch
@@ -172,6 +173,11 @@ def ingest_cmd(
     cli = state(ctx)
     settings = cli.settings()
     url = source_url(settings, source)
+    workers = workers_of(settings)
+    if workers.processes and not dry_run:
+        # Ready by the time a backfill needs workers: their start overlaps reading the rules
+        # and connecting (a second on a big IMAP folder) instead of the first minutes of storing.
+        start_early(workers.preload)
     judgement = classify_settings(settings)
     err = Console(stderr=True)
     with opened(url, settings) as mailbox, _Reporter(mailbox.count(), err) as reporter:
@@ -187,7 +193,7 @@ def ingest_cmd(
                 limit=limit,
                 dry_run=dry_run,
                 on_message=reporter,
-                workers=workers_of(settings),
+                workers=workers,
                 on_registered=reporter.registered,
                 holds=reporter.total,
             )

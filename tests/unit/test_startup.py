@@ -12,6 +12,9 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
 
 HEAVY = ("exchangelib", "matplotlib", "openpyxl", "alembic", "numpy")
 
@@ -60,3 +63,34 @@ def test_a_classifying_worker_imports_no_database_configuration_or_command_line_
         ),
     )
     assert loaded == [], f"a worker imports: {loaded}"
+
+
+def _fork_server_children(code: str) -> list[str]:
+    """The command lines of the fork servers a fresh interpreter has started after running ``code``."""
+    probe = (
+        f"{code}\n"
+        "import json, os, pathlib\n"
+        "kids = [k for t in pathlib.Path(f'/proc/{os.getpid()}/task').iterdir()\n"
+        "        for k in (t / 'children').read_text().split()]\n"
+        "lines = [pathlib.Path(f'/proc/{k}/cmdline').read_bytes().replace(b'\\0', b' ').decode()\n"
+        "         for k in kids]\n"
+        "print(json.dumps([line for line in lines if 'multiprocessing.forkserver' in line]))\n"
+    )
+    result: list[str] = json.loads(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True, text=True).stdout
+    )
+    return result
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
+def test_start_early_starts_the_fork_server_with_the_workers_imports() -> None:
+    started = _fork_server_children(
+        "from inboxbot.service.classify_pool import start_early; start_early(['inboxbot.domain.rules'])"
+    )
+    assert len(started) == 1, started
+    assert "'inboxbot.service.classify_pool', 'inboxbot.domain.rules'" in started[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
+def test_importing_the_pool_starts_no_fork_server() -> None:
+    assert _fork_server_children("import inboxbot.service.classify_pool") == []
