@@ -94,3 +94,19 @@ def test_start_early_starts_the_fork_server_with_the_workers_imports() -> None:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
 def test_importing_the_pool_starts_no_fork_server() -> None:
     assert _fork_server_children("import inboxbot.service.classify_pool") == []
+
+
+def test_the_launcher_freezes_the_heap_once_every_other_exit_handler_has_run() -> None:
+    code = (
+        "import atexit, gc, sys\n"
+        # Registered before the launcher's own handler, so it runs after it.
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from inboxbot.entrypoints import launcher\n"
+        "sys.argv = ['inboxbot', '--version']\n"
+        "print('frozen while running:', gc.get_freeze_count() > 0)\n"
+        "launcher.main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "frozen while running: False" in result.stdout
+    assert "frozen at exit: True" in result.stdout
