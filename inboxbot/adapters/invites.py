@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from icalendar import Alarm, Calendar, Event, vCalAddress
+if TYPE_CHECKING:
+    from icalendar import vCalAddress
 
 PRODID = "-//inboxbot//EN"
 
@@ -30,6 +31,9 @@ def invite(
     method: Literal["REQUEST", "CANCEL"] = "REQUEST",
 ) -> str:
     """The iCalendar text (CRLF line endings) of an invite to, or cancellation of, a due date."""
+    # Imported when an invite is made, not with the command line: a tenth of a second with httpx.
+    from icalendar import Alarm, Calendar, Event
+
     if isinstance(due, datetime) or not isinstance(due, date):
         raise TypeError(f"due must be a date, not {due!r}")
     if now.tzinfo is None or now.utcoffset() is None:
@@ -82,6 +86,8 @@ def _address(address: str, **params: str) -> vCalAddress:
     bare = address.strip().removeprefix("mailto:").removeprefix("MAILTO:")
     if not bare or "@" not in bare:
         raise ValueError(f"not an email address: {address!r}")
+    from icalendar import vCalAddress
+
     value = vCalAddress(f"mailto:{bare}")
     for name, param in params.items():
         value.params[name] = param

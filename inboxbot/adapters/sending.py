@@ -48,12 +48,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from inboxbot.adapters.mail.graph import GraphError, GraphSettings, error_detail, graph_tokens
 from inboxbot.adapters.redact import scrub as _scrub
 
 if TYPE_CHECKING:  # the EWS adapter brings in exchangelib, a second's import: only when it is used
+    import httpx
+
     from inboxbot.adapters.mail.ews import EwsSettings
 
 log = logging.getLogger(__name__)
@@ -588,7 +588,11 @@ class GraphSendTransport:
             settings, token_provider, self.name, ValueError
         )
         self._own_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=settings.timeout)
+        if http is None:
+            import httpx  # here, not with the command line, which starts without it
+
+            http = httpx.Client(timeout=settings.timeout)
+        self._http = http
         self._token: str | None = None
 
     def __repr__(self) -> str:
@@ -625,6 +629,8 @@ class GraphSendTransport:
 
     def send(self, message: EmailMessage) -> str:
         """Post the message; return ``202 Accepted`` and Graph's request id."""
+        import httpx
+
         message_id = _message_id(message)
         body = base64.b64encode(_flatten(message))
         url = f"{self._base}/users/{quote(self.settings.mailbox, safe='@')}/sendMail"

@@ -29,7 +29,6 @@ from inboxbot.domain.kinds import OutboxStatus
 from inboxbot.domain.report_schedule import REPORTS
 from inboxbot.entrypoints.context import state, utc_now
 from inboxbot.entrypoints.mail_cmd import filing_of, service_keywords
-from inboxbot.entrypoints.scheduler import build_scheduler, describe, say, wake_spreadsheet
 from inboxbot.entrypoints.wiring import acting
 from inboxbot.service.classifying import classify_settings
 from inboxbot.service.intake import watch
@@ -45,6 +44,9 @@ def run_cmd(
     ] = 10,
 ) -> None:
     """Run the service: watch the mailbox and do the time-based work, until stopped."""
+    # APScheduler (with the entry points it scans) is imported only by the command that runs it.
+    from inboxbot.entrypoints.scheduler import build_scheduler, describe, say, wake_spreadsheet
+
     cli = state(ctx)
     settings = cli.settings()
     _service_logging(settings.logging.level, settings.logging.json_logs, cli.verbose)

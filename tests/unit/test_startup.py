@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("exchangelib", "matplotlib", "openpyxl", "alembic", "numpy")
+# Imported by the commands that use them: the Microsoft 365 adapters (httpx), calendar invites
+# (icalendar) and the service's scheduler (APScheduler) add a tenth of a second to every start.
+HEAVY = ("exchangelib", "matplotlib", "openpyxl", "alembic", "numpy", "httpx", "icalendar", "apscheduler")
 
 
 def loaded_by(module: str, prefixes: Iterable[str]) -> list[str]:

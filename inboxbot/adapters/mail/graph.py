@@ -25,15 +25,16 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from inboxbot.adapters.mail.files import SourceError
 from inboxbot.adapters.mail.retry import exponential_backoff, wait_or_give_up
 from inboxbot.adapters.redact import scrub
 from inboxbot.service.ports import FetchedMessage
+
+if TYPE_CHECKING:  # imported where it is used: the command line starts without it
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,11 @@ class GraphSource:
             settings, token_provider, self.name, GraphError
         )
         self._own_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=settings.timeout)
+        if http is None:
+            import httpx
+
+            http = httpx.Client(timeout=settings.timeout)
+        self._http = http
         self._sleep = sleep
         self._retries = retries
         self._token: str | None = None
@@ -284,6 +289,8 @@ class GraphSource:
         A 2xx answer, or one whose status is in ``expect``, is returned; any other
         answer is a :class:`GraphError` once retrying cannot help.
         """
+        import httpx
+
         self._check_own(url)
         failures = 0
         renewed = False
