@@ -250,15 +250,24 @@ class Entries:
             return None
         return cls(words, by_line, required)
 
-    def starts(self, lowered: str, pos: int, endpos: int) -> list[int] | None:
-        """Every place from ``pos`` where a match may start, in order; None for "anywhere"."""
+    def starts(
+        self, lowered: str, pos: int, endpos: int, found: Iterable[int] | None = None
+    ) -> list[int] | None:
+        """Every place from ``pos`` where a match may start, in order; None for "anywhere".
+
+        ``found``, where the caller has them, are the places where the words start in
+        ``lowered`` from ``pos`` to ``endpos``, every one of them (a pass of the caller's own
+        that found other things too); otherwise the words are looked for here.
+        """
         if self.required and lowered.find(self.required, pos, endpos) == -1:
             return []
         if not self.words:
             return None
         places: set[int] = set()
         endpos = min(endpos, len(lowered))
-        if self._automaton is not None:
+        if found is not None:
+            places.update(found)
+        elif self._automaton is not None:
             places.update(end - length + 1 for end, length in self._automaton.iter(lowered, pos, endpos))
         else:
             for word in self.words:
@@ -306,23 +315,38 @@ class Caseless:
         if self._folded is not None and (self._entries is None or not self._entries.required):
             self._lines = _after_line_break(self._folded)
 
+    @property
+    def entry_words(self) -> tuple[str, ...]:
+        """Words (lower case) one of which starts every match, when :meth:`search` looks for them
+        to find where to try the pattern; () when it does not."""
+        if self._lines is not None or self._entries is None:
+            return ()
+        return self._entries.words
+
     def search(
-        self, text: str, pos: int = 0, endpos: int = sys.maxsize, lowered: str | None = None
+        self,
+        text: str,
+        pos: int = 0,
+        endpos: int = sys.maxsize,
+        lowered: str | None = None,
+        found: Iterable[int] | None = None,
     ) -> re.Match[str] | None:
         """``self.pattern.search(text, pos, endpos)``, faster. ``lowered`` may pass
-        ``text.lower()`` when the caller already has it."""
+        ``text.lower()`` when the caller already has it; ``found``, every place in the whole of
+        ``lowered`` where one of :attr:`entry_words` starts (used only when searching all of it)."""
         if self._folded is None or not (text.isascii() or _FOLD_UNSAFE.search(text) is None):
             return self.pattern.search(text, pos, endpos)
         lowered = text.lower() if lowered is None else lowered
         if self._lines is not None:
             start = self._first_line(self._folded, self._lines, lowered, pos, endpos)
         else:
-            starts = None if self._entries is None else self._entries.starts(lowered, pos, endpos)
+            given = found if pos <= 0 and endpos >= len(lowered) else None  # only for the whole text
+            starts = None if self._entries is None else self._entries.starts(lowered, pos, endpos, given)
             if starts is None:
-                found = self._folded.search(lowered, pos, endpos)
+                hit = self._folded.search(lowered, pos, endpos)
             else:
-                found = next((m for at in starts if (m := self._folded.match(lowered, at, endpos))), None)
-            start = None if found is None else found.start()
+                hit = next((m for at in starts if (m := self._folded.match(lowered, at, endpos))), None)
+            start = None if hit is None else hit.start()
         if start is None:
             return None
         # The same regex at the same place on the same letters: the same match, in the original case.

@@ -11,8 +11,10 @@ kept so the decision can be explained.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Literal
 
 import ahocorasick
@@ -147,35 +149,66 @@ def _straight_quotes(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
 
 
+_CURLY_QUOTES = "\u2018\u2019\u201c\u201d"
+
+
 class PhraseIndex:
     """Every phrase of every rule in one Aho-Corasick automaton.
 
     One pass over a text finds all the phrases in it, however many rules there
     are, instead of one search per phrase per rule (the cost that dominated
-    classification before).
+    classification before). The same pass finds where the rules' text regexes
+    can start (:attr:`Caseless.entry_words`), which each regex would otherwise
+    look for in a pass of its own over the same text.
     """
 
-    def __init__(self, phrases: Iterable[str]) -> None:
+    def __init__(self, phrases: Iterable[str], patterns: Iterable[Caseless] = ()) -> None:
+        self._phrases = frozenset(phrases)
+        # Which patterns each word starts: a pattern is covered when the pass sees all its words.
+        # The pass reads straight quotes, so a pattern with a curly quote in a word is not.
+        self.patterns: dict[Caseless, int] = {}
+        self._starts: dict[str, list[int]] = {}
+        for pattern in dict.fromkeys(patterns):
+            words = pattern.entry_words
+            if words and not any(c in _CURLY_QUOTES for word in words for c in word):
+                number = self.patterns.setdefault(pattern, len(self.patterns))
+                for word in words:
+                    self._starts.setdefault(word, []).append(number)
         self._automaton = ahocorasick.Automaton()
-        for phrase in set(phrases):
-            self._automaton.add_word(phrase, phrase)
+        for key in self._phrases | self._starts.keys():
+            self._automaton.add_word(key, key)
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
 
     def present(self, text: str) -> frozenset[str]:
         """The phrases found in ``text`` as whole words."""
-        if self._empty or not text:
-            return frozenset()
-        found = set()
-        last = len(text) - 1
-        for end, phrase in self._automaton.iter(text):
-            start = end - len(phrase) + 1
-            if (start == 0 or not text[start - 1].isalnum() or not phrase[0].isalnum()) and (
-                end == last or not text[end + 1].isalnum() or not phrase[-1].isalnum()
-            ):
-                found.add(phrase)
-        return frozenset(found)
+        return self.scan((text,))[0][0]
+
+    def scan(self, fields: Sequence[str]) -> tuple[list[frozenset[str]], list[list[int]]]:
+        """One pass over ``fields`` joined by line breaks: the phrases found in each field as
+        whole words, and for each covered pattern (by its number in :attr:`patterns`) every
+        place in the joined text where one of its words starts."""
+        found: list[set[str]] = [set() for _ in fields]
+        places: list[list[int]] = [[] for _ in self.patterns]
+        text = "\n".join(fields)
+        if not self._empty and text:
+            # Where each field ends in the joined text, to tell which field a phrase is in. The
+            # line breaks between fields are not letters, so a phrase at a field's edge is still
+            # a whole word, and no phrase spans two fields (phrases hold no line breaks).
+            ends = list(accumulate(len(f) + 1 for f in fields))
+            last = len(text) - 1
+            phrases, starts = self._phrases, self._starts
+            for end, key in self._automaton.iter(text):
+                start = end - len(key) + 1
+                for number in starts.get(key, ()):
+                    places[number].append(start)
+                if key in phrases and (
+                    (start == 0 or not text[start - 1].isalnum() or not key[0].isalnum())
+                    and (end == last or not text[end + 1].isalnum() or not key[-1].isalnum())
+                ):
+                    found[bisect_right(ends, start)].add(key)
+        return [frozenset(f) for f in found], places
 
 
 @dataclass(frozen=True)
@@ -189,20 +222,31 @@ class _Texts:
     raw_subject: str
     raw_text: str
     raw_text_lower: str  # raw_text.lower(), for the rules' regexes to share
+    index: PhraseIndex
+    places: list[list[int]]  # for each pattern the index covers, where it may start in raw_text
 
     @classmethod
     def of(cls, facts: Facts, index: PhraseIndex) -> _Texts:
         # Regexes see each field with its whitespace collapsed, so a phrase broken across lines
         # still matches; phrases see the same, lower-cased with straight quotes (normalise).
+        # Straightening quotes keeps every character in its place, so one pass over the
+        # straightened text serves both.
         collapsed = [" ".join(t.split()) for t in (facts.subject, facts.body, facts.attachment_text)]
         lowered = [text.lower() for text in collapsed]
-        subject, body, attachment = (index.present(_straight_quotes(text)) for text in lowered)
+        (subject, body, attachment), places = index.scan([_straight_quotes(text) for text in lowered])
         fields = (("subject", subject), ("body", body), ("attachment", attachment))
         attachments = index.present(normalise(" | ".join(facts.attachment_names)))
         anywhere = frozenset().union(subject, body, attachment)
+        raw_text, raw_text_lower = "\n".join(collapsed), "\n".join(lowered)
         return cls(
-            fields, anywhere, subject, attachments, facts.subject, "\n".join(collapsed), "\n".join(lowered)
+            fields, anywhere, subject, attachments, facts.subject, raw_text, raw_text_lower, index, places
         )
+
+    def search(self, pattern: Caseless) -> re.Match[str] | None:
+        """``pattern`` searched in the text fields (joined by line breaks)."""
+        number = self.index.patterns.get(pattern)
+        found = None if number is None else self.places[number]
+        return pattern.search(self.raw_text, lowered=self.raw_text_lower, found=found)
 
     def find_any(self, phrases: Iterable[str]) -> Evidence | None:
         for where, present in self.fields:
@@ -327,8 +371,7 @@ class CompiledRule:
                 return None
             evidence.append(found_text)
         if self.text_regex:
-            text, lowered = texts.raw_text, texts.raw_text_lower
-            found = next((m for rx in self.text_regex if (m := rx.search(text, lowered=lowered))), None)
+            found = next((m for rx in self.text_regex if (m := texts.search(rx))), None)
             if found is None:
                 return None
             evidence.append(Evidence("text", f'"{" ".join(found.group(0).split())[:80]}"'))
@@ -402,7 +445,8 @@ class RuleSet:
             for c in compiled
             for phrase in (*c.subject, *c.text, *c.all_text, *c.not_text, *c.attachment)
         ]
-        return cls(tuple(compiled), PhraseIndex(phrases))
+        patterns = [rx for c in compiled for rx in c.text_regex]
+        return cls(tuple(compiled), PhraseIndex(phrases, patterns))
 
     def decide(self, facts: Facts) -> Decision:
         """Run every rule on ``facts`` and settle on one kind."""
