@@ -101,6 +101,21 @@ def header_block(raw: bytes) -> bytes:
     return raw if end is None else raw[:end]
 
 
+def thread_ids(raw: bytes) -> list[str]:
+    """The Message-IDs this message replies to (In-Reply-To and References), newest first."""
+    head = header_block(raw)
+    lowered = head.lower()
+    if b"in-reply-to" not in lowered and b"references" not in lowered:
+        return []  # most mail replies to nothing: spare parsing its header
+    try:
+        headers = header_message(head)
+        found = " ".join(str(headers.get(name, "")) for name in ("In-Reply-To", "References"))
+    except Exception:  # a broken header only means no thread to follow
+        return []
+    ids = [part for part in found.replace(">", "> ").split() if part.startswith("<") and part.endswith(">")]
+    return list(dict.fromkeys(reversed(ids)))
+
+
 def _raw_header(message: Message, name: str) -> str | None:
     try:
         value = message.get(name)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from inboxbot.adapters.rulefiles import load_rules
 from inboxbot.domain.classify import Classification, ClassifySettings, classify
+from inboxbot.domain.envelope import thread_ids
 from inboxbot.domain.kinds import MessageKind, Ombudsman
 from inboxbot.domain.mailtext import parse
 from inboxbot.resources import rules_dir
@@ -76,6 +77,7 @@ class Judged:
     columns: dict[str, Any]
     detail: dict[str, Any]
     error: str | None = None
+    thread: tuple[str, ...] = ()  # the Message-IDs it replies to, newest first, for registering
 
     @classmethod
     def failed(cls, error: str) -> Judged:
@@ -101,5 +103,7 @@ def judge(raw: bytes, settings: ClassifySettings, received: datetime | None = No
     except Exception as exc:  # one bad message must never stop the others
         return Judged.failed(f"{type(exc).__name__}: {exc}")
     return Judged(
-        columns, {"kind": judgement.kind.value, "rule": judgement.rule, "trusted": judgement.trusted}
+        columns,
+        {"kind": judgement.kind.value, "rule": judgement.rule, "trusted": judgement.trusted},
+        thread=tuple(thread_ids(raw)),
     )

@@ -175,6 +175,7 @@ def take_in(
             acting,
             message_ids=in_order(judging, order),
             on_done=None if on_registered is None else lambda done: on_registered(done, len(order)),
+            threads=judging.threads,
         )
         processed = judging.finish()
     filed, errors = file_messages(uow, source, filing or Filing(), now)

@@ -125,6 +125,8 @@ class Judging:
         self._held = 0  # bytes of the messages waiting with their bytes at hand
         self._in_flight: deque[_Ticket] = deque()
         self._pending: set[int] = set()  # handed over, judgement not yet recorded
+        # What each message classified in this run replies to, for registering it.
+        self.threads: dict[int, tuple[str, ...]] = {}
 
     # -- handing messages over ---------------------------------------------------------------
 
@@ -368,6 +370,7 @@ class Judging:
             self._pending.discard(message.message_id)
             if judgement.error is None:
                 self.result.classified.append(message.message_id)
+                self.threads[message.message_id] = judgement.thread
             else:
                 self.result.quarantined.append(message.message_id)
 

@@ -9,17 +9,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from inboxbot.adapters.db.models import Case, Event, OutboxItem, StoredMessage, Task
 from inboxbot.domain.casework import guess_service_area
+from inboxbot.domain.envelope import thread_ids
 from inboxbot.domain.kinds import MessageState
 from inboxbot.domain.planning import Plan
 from inboxbot.service import actions, register
 from inboxbot.service.actions import Acting
+from inboxbot.service.ingest import ingest
 from inboxbot.service.intake import IntakeResult, take_in
+from inboxbot.service.processing import Judging, classify_stored, stored_ids
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.integration.test_actions import ACTING
 from tests.integration.test_intake import judgement
@@ -110,6 +113,45 @@ def test_a_reply_in_the_thread_joins_the_case_its_first_message_opened_in_the_sa
             select(Event.detail).where(Event.action == "message registered").order_by(Event.id)
         ).all()
     assert [(h or {}).get("how") for h in how] == ["opened by this message", "reply in a thread of the case"]
+
+
+def test_a_reply_classified_in_an_earlier_run_joins_its_case_from_its_headers(uow: UnitOfWork) -> None:
+    # Registered apart from classifying (a run that stopped between the two): nothing kept what
+    # the reply replies to, so registering reads it from the stored bytes.
+    reply = (
+        b"From: Intake Team <intake@lgo.org.uk>\r\nTo: ombudsman@northmere.gov.uk\r\n"
+        b"Subject: Re: your email\r\nDate: Tue, 16 Dec 2025 09:00:00 +0000\r\n"
+        b"Message-ID: <reply-1@lgo.org.uk>\r\nIn-Reply-To: <D76723B8AC6C5E1F@lgo.org.uk>\r\n\r\nNoted.\r\n"
+    )
+    notification = (CORPUS / "lgsco-notification-01.eml").read_bytes()
+    ingest(FakeMailbox([("0001", notification), ("0002", reply)]), uow, clock)
+    classify_stored(uow, judgement(), clock)
+    register.register_classified(uow, clock, {})
+    [case] = cases(uow)
+    assert set(case_of(uow).values()) == {case.id}
+
+
+def test_registering_mail_classified_in_the_same_run_reads_no_raw_bytes_back(uow: UnitOfWork) -> None:
+    # What each message replies to came back with its classification; untrusted mail opens no
+    # case, so nothing else needs the bytes either.
+    names = ("hos-chaser-final-05-lookalike.eml", "lgsco-chaser-first-05-spoof.eml", "hos-case-update-01.eml")
+    ingest(FakeMailbox([(name, (CORPUS / name).read_bytes()) for name in names]), uow, clock)
+    with Judging(uow, judgement(), clock) as judging:
+        judging.add_ids(stored_ids(uow))
+        judging.finish()
+    reads: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "message_bodies" in statement:
+            reads.append(statement)
+
+    event.listen(uow.engine, "before_cursor_execute", record)
+    try:
+        register.register_classified(uow, clock, {}, threads=judging.threads)
+    finally:
+        event.remove(uow.engine, "before_cursor_execute", record)
+    assert states(uow) == {MessageState.PROCESSED.value: 3}
+    assert reads == [], reads
 
 
 def test_a_case_without_a_clear_service_area_waits_for_a_person(uow: UnitOfWork) -> None:
@@ -239,7 +281,7 @@ def test_threads_are_read_from_the_header_as_the_mail_parser_reads_them() -> Non
     mail += [raw.replace(b"\n", b"\r\n") for raw in mail]
     mail += [b"IN-REPLY-TO: <a@b>\r\nreferences: <c@d>\r\n <e@f>\r\n\r\nIn-Reply-To: <not@header>\r\n"]
     mail += [b"Subject: x\r\nReferences: <g@h>\r\n\r\nbody", b"Subject: x\r\nIn-reply-to: <i@j>\n\nbody"]
-    threaded = [raw for raw in mail if register._thread_ids(raw)]
+    threaded = [raw for raw in mail if thread_ids(raw)]
     assert len(threaded) > 10
-    assert [register._thread_ids(raw) for raw in mail] == [parsed(raw) for raw in mail]
-    assert register._thread_ids(mail[-3]) == ["<e@f>", "<c@d>", "<a@b>"]
+    assert [thread_ids(raw) for raw in mail] == [parsed(raw) for raw in mail]
+    assert thread_ids(mail[-3]) == ["<e@f>", "<c@d>", "<a@b>"]
