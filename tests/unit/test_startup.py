@@ -90,7 +90,7 @@ def test_start_early_starts_the_fork_server_with_the_workers_imports() -> None:
         "from inboxbot.service.classify_pool import start_early; start_early(['inboxbot.domain.rules'])"
     )
     assert len(started) == 1, started
-    assert "'inboxbot.service.classify_pool', 'inboxbot.domain.rules'" in started[0]
+    assert "'inboxbot.service.classify_pool', 'holidays.countries', 'inboxbot.domain.rules'" in started[0]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
