@@ -145,11 +145,14 @@ def normalise(text: str) -> str:
     return _straight_quotes(" ".join(text.split()).lower())
 
 
+# Each curly quote and the straight one phrases are matched with.
+_STRAIGHT_QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}
+
+
 def _straight_quotes(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
-
-
-_CURLY_QUOTES = "\u2018\u2019\u201c\u201d"
+    for curly, straight in _STRAIGHT_QUOTES.items():
+        text = text.replace(curly, straight)
+    return text
 
 
 class PhraseIndex:
@@ -170,7 +173,7 @@ class PhraseIndex:
         self._starts: dict[str, list[int]] = {}
         for pattern in dict.fromkeys(patterns):
             words = pattern.entry_words
-            if words and not any(c in _CURLY_QUOTES for word in words for c in word):
+            if words and not any(c in _STRAIGHT_QUOTES for word in words for c in word):
                 number = self.patterns.setdefault(pattern, len(self.patterns))
                 for word in words:
                     self._starts.setdefault(word, []).append(number)
