@@ -38,9 +38,14 @@ def table(message: Message) -> Table | None:
                 found.setdefault(key.strip().lower(), []).append(text)
     except Exception:  # a broken message object must not take the decision down with it
         found = None
+    keep_table(message, found)
+    return found
+
+
+def keep_table(message: Message, found: Table | None) -> None:
+    """Keep ``found`` as the table of ``message`` (a parse that reads the headers anyway gives it)."""
     with contextlib.suppress(AttributeError):  # an object that takes no attributes: just don't keep it
         setattr(message, _ATTRIBUTE, found)
-    return found
 
 
 def raw_values(message: Message, name: str) -> list[str] | None:

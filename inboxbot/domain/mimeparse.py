@@ -25,6 +25,8 @@ from email.parser import Parser
 from email.policy import compat32
 from itertools import pairwise
 
+from inboxbot.domain import headers
+
 _READ_IN_FULL = frozenset({"multipart", "message"})
 
 
@@ -46,7 +48,7 @@ def _message(text: str, *, top: bool) -> Message:
         # the type the header parse finds, below, is what counts.
         return _parse_in_full(text)
     message = _headers(text[:head_end])
-    maintype = message.get_content_maintype()
+    maintype = headers.content_type(message).partition("/")[0]
     if maintype in _READ_IN_FULL:
         if not top:
             return message
@@ -79,9 +81,12 @@ def _multipart(message: Message, text: str, head_end: int) -> Message | None:
     if message.defects or getattr(message, "_payload", None):
         return None  # the header section did not end at the blank line
     boundary = message.get_boundary()
-    if not boundary or "\r" in boundary or "\n" in boundary or message.get_content_subtype() == "digest":
+    if not boundary or "\r" in boundary or "\n" in boundary:
+        return None
+    if headers.content_type(message) == "multipart/digest":
         return None  # a digest's parts default to message/rfc822
-    if str(message.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+    encoding = headers.first(message, "content-transfer-encoding")
+    if ("8bit" if encoding is None else encoding).lower() not in ("7bit", "8bit", "binary"):
         return None  # a defect the package notes
     body = text[head_end:]
     lines = _boundary_lines(body, "--" + boundary)
@@ -95,7 +100,7 @@ def _multipart(message: Message, text: str, head_end: int) -> Message | None:
         message.preamble = _without_last_line_break(preamble)
     for (_, part_start, _), (part_end, _, _) in pairwise(lines):
         part = _message(body[part_start:part_end], top=False)
-        if part.get_content_maintype() in _READ_IN_FULL:
+        if headers.content_type(part).partition("/")[0] in _READ_IN_FULL:
             return None  # a nested part would read to the outer boundaries too (headers only)
         payload = getattr(part, "_payload", None)
         if isinstance(payload, str):
@@ -131,10 +136,16 @@ def _boundary_lines(body: str, separator: str) -> list[tuple[int, int, bool]]:
     return found
 
 
-# A line the email package reads as a header line (or the continuation of one).
-_HEADER_LINE = re.compile(r"[\041-\071\073-\176]+:|[\t ]")
+# One header field as the email package's compat32 policy stores it: the name, and the value
+# from after the colon and its blanks to the end of the field's last line, continuation lines
+# (those starting with a space or a tab) and the line breaks between them included.
+_FIELD = re.compile(
+    r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)(?:\r\n|\r|\n|\Z)"
+)
 # Characters str.splitlines breaks lines at and the email package does not.
 _ODD_BREAKS = re.compile(r"[\x0b\x0c\x1c-\x1e]")
+# What may follow the last field: the blank line that ends the block, or nothing.
+_BLOCK_ENDS = frozenset({"", "\n", "\r", "\r\n"})
 
 
 def header_message(head: bytes) -> Message:
@@ -149,24 +160,29 @@ def header_message(head: bytes) -> Message:
 
 
 def _headers(text: str) -> Message:
-    lines = text.splitlines(keepends=True)
-    if lines and lines[-1].strip("\r\n") == "":
-        lines.pop()  # the blank line that ends the block
-    if not text.isascii() or _ODD_BREAKS.search(text) or not lines or lines[0][0] in " \t":
-        return Parser(policy=compat32).parsestr(text, headersonly=True)
+    """The header block ``text`` as a message with no payload. The header table
+    (:func:`headers.table`) is filled in on the way, as every question about the
+    message reads it."""
+    if not text.isascii() or _ODD_BREAKS.search(text):
+        return _parse_headers(text)
     message = Message(policy=compat32)
-    field: list[str] = []
-    for line in lines:
-        if _HEADER_LINE.match(line) is None:  # a defect: the body starts early, or "From ", or ":x"
-            return Parser(policy=compat32).parsestr(text, headersonly=True)
-        if line[0] in " \t":
-            field.append(line)
-            continue
-        if field:
-            message.set_raw(*compat32.header_source_parse(field))
-        field = [line]
-    message.set_raw(*compat32.header_source_parse(field))
+    found: headers.Table = {}
+    at = 0
+    for field in _FIELD.finditer(text):
+        if field.start() != at:  # a line that is neither a field nor a continuation: a defect
+            return _parse_headers(text)
+        name, value = field.groups()
+        message.set_raw(name, value)
+        found.setdefault(name.lower(), []).append(value)
+        at = field.end()
+    if at == 0 or text[at:] not in _BLOCK_ENDS:  # no field, or a line after the fields
+        return _parse_headers(text)
+    headers.keep_table(message, found)
     return message
+
+
+def _parse_headers(text: str) -> Message:
+    return Parser(policy=compat32).parsestr(text, headersonly=True)
 
 
 def after_blank_line(raw: bytes | str) -> int | None:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inboxbot.domain import headers
 from inboxbot.domain.envelope import decode_words, header_block, parse_time
 from inboxbot.domain.mimeparse import header_message
 
@@ -117,6 +118,7 @@ def test_a_header_block_is_split_as_the_email_package_splits_it(
     expected = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head, headersonly=True)
     found = header_message(head)
     assert found.items() == expected.items()
+    assert headers.table(found) == headers.table(expected)
     assert found.get_unixfrom() == expected.get_unixfrom()
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxbot.domain import mimeparse
+from inboxbot.domain import headers, mimeparse
 from inboxbot.domain.mimeparse import message_from_bytes
 
 ROOT = Path(__file__).parents[2]
@@ -41,8 +41,15 @@ def state(message: Message) -> dict[str, Any]:
     }
 
 
+def tables(message: Message) -> list[headers.Table | None]:
+    """The header table of every part: kept by our parse, built from the headers for the package's."""
+    return [headers.table(part) for part in message.walk()]
+
+
 def assert_same_parse(raw: bytes) -> None:
-    assert state(message_from_bytes(raw)) == state(email.message_from_bytes(raw))
+    ours, theirs = message_from_bytes(raw), email.message_from_bytes(raw)
+    assert state(ours) == state(theirs)
+    assert tables(ours) == tables(theirs)
 
 
 def test_the_bundled_mail_is_there() -> None:
