@@ -69,13 +69,9 @@ def parse_time(value: str | None) -> datetime | None:
 def received_time(message: Message) -> datetime | None:
     """When the council's server took the message: the topmost Received header's
     date, or the Date header when there is no usable Received header."""
-    try:
-        received = message.get_all("Received") or []
-    except Exception:
-        received = []
-    for header in received[:1]:
-        _, _, when = str(header).rpartition(";")
-        parsed = parse_time(when.strip())
+    topmost = headers.first(message, "received")
+    if topmost is not None:
+        parsed = parse_time(topmost.rpartition(";")[2].strip())
         if parsed is not None:
             return parsed
     return parse_time(_header(message, "Date"))
