@@ -327,9 +327,12 @@ _SIGNOFF = Caseless(
     r"|thanks(?: and regards)?,?[ \t]*$|thank you,?[ \t]*$|sent from my \w+)",
     re.MULTILINE,
 )
+# Only where a match starts is used, and whether a match starts at a place does not depend on
+# which way a repeat is tried: the lazy ones keep a long "This email and any files ... are
+# confidential ..." line from costing a scan of the rest of the line for every "are" in it.
 _DISCLAIMER = Caseless(
-    r"^[ \t]*(?:this (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^\n]*)?"
-    r" (?:is|are|may be|and any)\b[^\n]*(?:confidential|intended|privileged)"
+    r"^[ \t]*(?:this (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^\n]*?)?"
+    r" (?:is|are|may be|and any)\b[^\n]*?(?:confidential|intended|privileged)"
     r"|the information (?:in|contained in) this (?:e-?mail|message)"
     r"|(?:email )?disclaimer\b|confidentiality notice|please consider the environment"
     r"|if you (?:are not|have received this)[^\n]*(?:intended recipient|in error))",

@@ -10,7 +10,14 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxbot.domain.mailtext import _first_quoted_line, html_to_text, parse, split_body, split_subject
+from inboxbot.domain.mailtext import (
+    _DISCLAIMER,
+    _first_quoted_line,
+    html_to_text,
+    parse,
+    split_body,
+    split_subject,
+)
 
 
 def test_reply_quotes_are_not_the_newest_part() -> None:
@@ -153,3 +160,29 @@ def test_malformed_mime_parses_without_raising(lines: list[bytes]) -> None:
 def test_first_quoted_line_is_where_a_regex_finds_it(text: str) -> None:
     regex = re.search(r"^>", text, re.MULTILINE)
     assert _first_quoted_line(text) == (regex.start() if regex else -1)
+
+
+# The disclaimer pattern as it was written with greedy repeats, before they were made lazy.
+_GREEDY_DISCLAIMER = re.compile(
+    r"^[ \t]*(?:this (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^\n]*)?"
+    r" (?:is|are|may be|and any)\b[^\n]*(?:confidential|intended|privileged)"
+    r"|the information (?:in|contained in) this (?:e-?mail|message)"
+    r"|(?:email )?disclaimer\b|confidentiality notice|please consider the environment"
+    r"|if you (?:are not|have received this)[^\n]*(?:intended recipient|in error))",
+    re.IGNORECASE | re.MULTILINE,
+)
+_DISCLAIMER_WORDS = st.sampled_from(
+    [
+        "This email", "this message", " and any files", " and any attachments", " transmitted", " are",
+        " is", " may be", " and any", " confidential", " Intended", " privileged", " for", "\n", " ",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(st.lists(_DISCLAIMER_WORDS, max_size=16))
+def test_a_disclaimer_starts_where_the_greedy_pattern_finds_it(words: list[str]) -> None:
+    text = "Please reply by Friday.\n" + "".join(words)
+    greedy = _GREEDY_DISCLAIMER.search(text)
+    found = _DISCLAIMER.search(text)
+    assert (found and found.start()) == (greedy and greedy.start())
