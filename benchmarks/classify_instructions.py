@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import email
+import os
 import re
 import shutil
 import subprocess
@@ -71,7 +72,11 @@ def count(which: str, work: str, rounds: int) -> int:
         work,
         str(rounds),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    # A fixed hash seed: set and dict order, and so the set-up's instructions, are the same in
+    # every child, and subtracting the idle run leaves only the work. With a random seed per
+    # child the set-up's count moves from run to run, and the difference with it.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     found = _COLLECTED.search(done.stderr)
     if found is None:
         raise RuntimeError(f"callgrind gave no count: {done.stderr[-500:]}")
