@@ -320,6 +320,28 @@ def _lex(text: str) -> list[_Token]:
     Comments nest and may contain ";" (``(p=quarantine; dis=none)``); an unclosed comment or
     quoted string runs to the end, which can only hide results, never invent them.
     """
+    if '"' in text or "\\" in text:
+        return _lex_by_token(text)
+    # No quoted string and no escape: comments are cut out innermost first (which is how their
+    # nesting is counted), an unclosed one with the rest of the text, and what is left splits
+    # into words and marks in one pass.
+    while "(" in text:
+        uncommented = _SIMPLE_COMMENT.sub(" ", text)
+        if uncommented == text:
+            text = text[: text.index("(")]
+            break
+        text = uncommented
+    return [
+        ("word", token) if token not in _MARKS else (token, token) for token in _PLAIN_TOKEN.findall(text)
+    ]
+
+
+_MARKS = frozenset({";", "="})
+_PLAIN_TOKEN = re.compile(r'[^\s()";=]+|[;=]')
+
+
+def _lex_by_token(text: str) -> list[_Token]:
+    """:func:`_lex` for any text, one token at a time."""
     tokens: list[_Token] = []
     index = 0
     search = _LEXEME.search

@@ -646,6 +646,27 @@ def test_the_fast_lexer_reads_exactly_what_the_character_lexer_reads(text: str) 
     assert _lex(text) == _reference_lex(text)
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab =;()\t\n\u00a0\u2003x.@-")), max_size=40))
+def test_text_without_quotes_or_escapes_lexes_as_the_character_lexer_reads_it(text: str) -> None:
+    # The common case, read in one pass with the comments cut out.
+    assert _lex(text) == _reference_lex(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "mx.northmere.gov.uk; spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=lgo.org.uk; "
+        "dkim=pass (signature was verified) header.d=lgo.org.uk; dmarc=pass (p=quarantine; dis=none) "
+        "action=none header.from=lgo.org.uk",
+        "mx.northmere.gov.uk; dmarc=pass (a (nested) comment) header.from=lgo.org.uk (unclosed",
+    ],
+)
+def test_the_lexer_reads_real_headers_without_quotes(value: str) -> None:
+    assert _lex(value) == _reference_lex(value)
+    assert ("word", "header.from") in _lex(value)
+
+
 def test_the_lexer_reads_a_real_authentication_results_header() -> None:
     value = (
         "mx.northmere.gov.uk; spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=lgo.org.uk; "
