@@ -10,6 +10,7 @@ import email
 import email.errors
 import email.header
 import email.utils
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -56,14 +57,20 @@ def parse_time(value: str | None) -> datetime | None:
             return None  # "-0000": the zone is unknown
         else:
             day, _, year, hour, minute, second, sign, zone_hours, zone_minutes = quick.groups()
-            offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
-            zone = timezone(timedelta(seconds=-offset if sign == "-" else offset))
+            zone = _zone(sign, zone_hours, zone_minutes)
             parsed = datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone)
     except (TypeError, ValueError, IndexError):
         return None
     if parsed.tzinfo is None:  # "-0000" means unknown zone; RFC 5322 says treat as UTC
         return None
     return parsed
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(sign: str, hours: str, minutes: str) -> timezone:
+    """The fixed offset "+0100" names (mail comes in a handful of them: worth keeping)."""
+    offset = int(hours) * 3600 + int(minutes) * 60
+    return timezone(timedelta(seconds=-offset if sign == "-" else offset))
 
 
 def received_time(message: Message) -> datetime | None:
