@@ -146,15 +146,38 @@ def decode_bytes(payload: bytes, charset: str | None) -> str:
             return payload.decode("windows-1252", errors="replace")
 
 
+# Transfer encodings Message.get_payload(decode=True) decodes; it hands back any other payload's
+# bytes as they are.
+_DECODED = frozenset({"quoted-printable", "base64", "x-uuencode", "uuencode", "uue", "x-uue"})
+
+
 def _part_bytes(part: Message) -> bytes:
+    payload: object
     try:
-        payload = part.get_payload(decode=True)
+        payload = _as_sent(part)
+        if payload is None:
+            payload = part.get_payload(decode=True)
     except Exception:
         payload = None
     if isinstance(payload, bytes):
         return payload
     raw = part.get_payload()
     return raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+
+
+def _as_sent(part: Message) -> bytes | None:
+    """What ``part.get_payload(decode=True)`` gives for a single part in 7bit, 8bit or binary (its
+    text's bytes, read from the header table); None for anything it decodes or converts."""
+    payload = getattr(part, "_payload", None)
+    if not isinstance(payload, str):
+        return None
+    encoding = headers.first(part, "content-transfer-encoding")
+    if encoding is not None and encoding.lower() in _DECODED:
+        return None
+    try:  # undecodable bytes are kept as surrogates, which turn back into those bytes
+        return payload.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:  # text that was never bytes: the package's own conversion
+        return None
 
 
 def _part_text(part: Message) -> str:

@@ -6,17 +6,26 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxbot.domain.mailtext import (
     _DISCLAIMER,
+    _as_sent,
     _first_quoted_line,
     html_to_text,
     parse,
     split_body,
     split_subject,
+)
+from inboxbot.domain.mimeparse import message_from_bytes
+
+_ROOT = Path(__file__).parents[2]
+_MAIL = sorted(
+    [*(_ROOT / "tests" / "corpus").glob("*.eml"), *(_ROOT / "inboxbot" / "demo" / "mailbox").rglob("*.eml")]
 )
 
 
@@ -186,3 +195,31 @@ def test_a_disclaimer_starts_where_the_greedy_pattern_finds_it(words: list[str])
     greedy = _GREEDY_DISCLAIMER.search(text)
     found = _DISCLAIMER.search(text)
     assert (found and found.start()) == (greedy and greedy.start())
+
+
+def _parts_bytes_agree(raw: bytes) -> None:
+    for part in message_from_bytes(raw).walk():
+        sent = _as_sent(part)
+        assert sent is None or sent == part.get_payload(decode=True)
+
+
+@pytest.mark.parametrize("path", _MAIL, ids=lambda p: p.name)
+def test_a_part_sent_as_is_reads_as_the_email_package_decodes_it(path: Path) -> None:
+    _parts_bytes_agree(path.read_bytes())
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(
+        ["", "7bit", "8BIT", "binary", "base64", " base64", "Quoted-Printable", "x-uue", "bogus"]
+    ),
+    st.binary(max_size=200),
+)
+def test_any_transfer_encoding_reads_as_the_email_package_decodes_it(encoding: str, body: bytes) -> None:
+    head = b"Content-Type: text/plain\r\n" + (
+        f"Content-Transfer-Encoding: {encoding}\r\n".encode() if encoding else b""
+    )
+    _parts_bytes_agree(head + b"\r\n" + body)
+    # Blanks after the colon are not part of a header's value; any other spelling is not decoded.
+    decoded = encoding.lstrip().lower() in ("base64", "quoted-printable", "x-uue")
+    assert _as_sent(message_from_bytes(head + b"\r\nplain")) == (None if decoded else b"plain")
