@@ -31,7 +31,7 @@ import email.header
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from types import MappingProxyType
@@ -808,7 +808,10 @@ def detect_automatic(message: Message) -> AutomaticVerdict | None:
     """
     # Structure first (a bounce may quote an auto-reply's headers), then explicit auto-reply
     # markers, then list headers, and Precedence last because it is the weakest signal.
-    for check in (_bounce_or_receipt, _auto_reply, _list_mail, _precedence):
+    present = headers.table(message)
+    for check, names in _AUTOMATIC_CHECKS:
+        if names and present is not None and names.isdisjoint(present):
+            continue  # none of the headers it reads: it has nothing to find (most mail)
         verdict = check(message)
         if verdict is not None:
             return verdict
@@ -940,3 +943,21 @@ def _precedence(message: Message) -> AutomaticVerdict | None:
 
 def _present(values: Iterable[str]) -> bool:
     return any(value.strip() for value in values)
+
+
+_AUTO_REPLY_HEADERS = (
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "x-ms-exchange-generated-message-source",
+    "x-ms-exchange-organization-autoreply",
+    "x-auto-response-suppress",
+)
+# Each check, with the headers (lower case) it reads first: without any of them it finds nothing.
+# Empty: always run.
+_AUTOMATIC_CHECKS: tuple[tuple[Callable[[Message], AutomaticVerdict | None], frozenset[str]], ...] = (
+    (_bounce_or_receipt, frozenset()),
+    (_auto_reply, frozenset(_AUTO_REPLY_HEADERS)),
+    (_list_mail, frozenset({"list-id", "list-unsubscribe"})),
+    (_precedence, frozenset({"precedence"})),
+)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from inboxbot.domain.kinds import Ombudsman
 from inboxbot.domain.trust import (
+    _AUTOMATIC_CHECKS,
     _MDN,
     _PLAIN_MAILBOX,
     _REPORT_HINTS,
@@ -714,3 +715,39 @@ def test_a_content_type_is_only_lexed_for_bounces_when_it_can_name_a_report(valu
     content_type, params = _content_type(value)
     if content_type in ("multipart/report", "message/delivery-status", _MDN) or params.get("report-type"):
         assert any(hint in value.lower().replace("\\", "") for hint in _REPORT_HINTS)
+
+
+def _every_check(message: Message) -> AutomaticVerdict | None:
+    """detect_automatic without passing over checks whose headers are missing."""
+    return next((v for check, _ in _AUTOMATIC_CHECKS if (v := check(message)) is not None), None)
+
+
+# Every header the automatic checks read, written out here so that a check's list missing one shows.
+_AUTOMATIC_NAMES = [
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "x-ms-exchange-generated-message-source",
+    "x-ms-exchange-organization-autoreply",
+    "x-auto-response-suppress",
+    "x-ms-exchange-inbox-rules-loop",
+    "list-id",
+    "list-unsubscribe",
+    "precedence",
+]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*_AUTOMATIC_NAMES, "subject", "from", "content-type", "x-other"]),
+            st.sampled_from(["", "no", "yes", "auto-replied", "bulk", "junk", "list", "All", "<a.example>",
+                             "Automatic reply: away", "postmaster@x.example", "multipart/report"]),
+        ),
+        max_size=5,
+    )
+)  # fmt: skip
+def test_passing_over_checks_without_their_headers_changes_no_verdict(fields: list[tuple[str, str]]) -> None:
+    message = mail(*(f"{name}: {value}" for name, value in fields))
+    assert detect_automatic(message) == _every_check(message)
