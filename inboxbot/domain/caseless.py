@@ -305,10 +305,11 @@ def _after_line_break(folded: re.Pattern[str]) -> re.Pattern[str] | None:
 class Caseless:
     """A case-insensitive pattern that scans lower-cased text case-sensitively where it can."""
 
-    __slots__ = ("_entries", "_folded", "_lines", "pattern")
+    __slots__ = ("_entries", "_folded", "_hash", "_lines", "pattern")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = re.compile(pattern, flags | re.IGNORECASE)
+        self._hash = hash(self.pattern)  # a compiled pattern hashes all its code on every call
         folded = fold_pattern(pattern)
         try:
             self._folded = None if folded is None else re.compile(folded, flags & ~re.IGNORECASE)
@@ -374,7 +375,7 @@ class Caseless:
         return isinstance(other, Caseless) and other.pattern == self.pattern
 
     def __hash__(self) -> int:
-        return hash(self.pattern)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Caseless({self.pattern.pattern!r})"
