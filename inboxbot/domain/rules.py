@@ -150,6 +150,8 @@ _STRAIGHT_QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}
 
 
 def _straight_quotes(text: str) -> str:
+    if text.isascii():
+        return text
     for curly, straight in _STRAIGHT_QUOTES.items():
         text = text.replace(curly, straight)
     return text
@@ -238,7 +240,8 @@ class _Texts:
         lowered = [text.lower() for text in collapsed]
         (subject, body, attachment), places = index.scan([_straight_quotes(text) for text in lowered])
         fields = (("subject", subject), ("body", body), ("attachment", attachment))
-        attachments = index.present(normalise(" | ".join(facts.attachment_names)))
+        names = facts.attachment_names
+        attachments = index.present(normalise(" | ".join(names))) if names else frozenset()
         anywhere = frozenset().union(subject, body, attachment)
         raw_text, raw_text_lower = "\n".join(collapsed), "\n".join(lowered)
         return cls(
