@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -157,6 +157,17 @@ def _straight_quotes(text: str) -> str:
     return text
 
 
+class _Key(NamedTuple):
+    """A key of the phrase index's automaton, with what the pass needs to know of it."""
+
+    text: str
+    length: int
+    patterns: tuple[int, ...]  # the numbers of the patterns it starts
+    phrase: bool
+    word_start: bool  # it starts with a letter or digit
+    word_end: bool  # it ends with one
+
+
 class PhraseIndex:
     """Every phrase of every rule in one Aho-Corasick automaton.
 
@@ -181,7 +192,20 @@ class PhraseIndex:
                     self._starts.setdefault(word, []).append(number)
         self._automaton = ahocorasick.Automaton()
         for key in self._phrases | self._starts.keys():
-            self._automaton.add_word(key, key)
+            # What the pass needs of each key, worked out once: its length, the patterns it
+            # starts, and for a phrase whether a letter or digit at either edge must not touch
+            # another (a phrase is found as whole words).
+            self._automaton.add_word(
+                key,
+                _Key(
+                    key,
+                    len(key),
+                    tuple(self._starts.get(key, ())),
+                    key in self._phrases,
+                    key[0].isalnum(),
+                    key[-1].isalnum(),
+                ),
+            )
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
@@ -203,14 +227,13 @@ class PhraseIndex:
             # a whole word, and no phrase spans two fields (phrases hold no line breaks).
             ends = list(accumulate(len(f) + 1 for f in fields))
             last = len(text) - 1
-            phrases, starts = self._phrases, self._starts
-            for end, key in self._automaton.iter(text):
-                start = end - len(key) + 1
-                for number in starts.get(key, ()):
+            for end, (key, length, numbers, phrase, word_start, word_end) in self._automaton.iter(text):
+                start = end - length + 1
+                for number in numbers:
                     places[number].append(start)
-                if key in phrases and (
-                    (start == 0 or not text[start - 1].isalnum() or not key[0].isalnum())
-                    and (end == last or not text[end + 1].isalnum() or not key[-1].isalnum())
+                if phrase and (
+                    (start == 0 or not word_start or not text[start - 1].isalnum())
+                    and (end == last or not word_end or not text[end + 1].isalnum())
                 ):
                     found[bisect_right(ends, start)].add(key)
         return [frozenset(f) for f in found], places
