@@ -7,12 +7,13 @@ multipart message it looks for boundary lines, line by line, through a base64
 attachment of thousands of lines. On long mail those loops are most of the parse.
 
 Here the header section is split directly when it is ordinary (see header_message),
-and a single-part payload is the rest of the text as one slice. A multipart message
-whose parts are all single-part is cut at its boundary lines, found with ``str.find``,
-and each part is read the same way; the preamble, epilogue and line breaks around the
-boundaries are trimmed as the package trims them. Anything unusual (nested multiparts,
-``message/*``, a missing boundary, doubled boundary lines, no blank line) is parsed by
-the email package in full. Either way the result is the ``Message`` that
+and a single-part payload is the rest of the text as one slice. A multipart message is
+cut at its boundary lines, found with ``str.find``, and each part is read the same way
+(a nested multipart, or a ``message/*`` part holding a forwarded message or a read
+receipt, in turn); the preamble, epilogue and line breaks around the boundaries are
+trimmed as the package trims them. Anything unusual (a missing boundary, doubled
+boundary lines, a delivery status's blocks of fields) is parsed by the email package
+in full. Either way the result is the ``Message`` that
 ``email.message_from_bytes`` builds, defects included; the tests hold the two to that
 over the corpus and over generated malformed mail.
 """
@@ -27,38 +28,47 @@ from itertools import pairwise
 
 from inboxbot.domain import headers
 
-_READ_IN_FULL = frozenset({"multipart", "message"})
-
 
 def message_from_bytes(raw: bytes) -> Message:
     """What ``email.message_from_bytes(raw)`` gives (compat32 policy), built faster."""
     # Decoding keeps one character per byte, so offsets in ``raw`` are offsets in ``text``.
-    return _message(raw.decode("ascii", errors="surrogateescape"), top=True)
+    text = raw.decode("ascii", errors="surrogateescape")
+    return _message(text) or _parse_in_full(text)
 
 
-def _message(text: str, *, top: bool) -> Message:
-    """``text`` parsed as a whole message (``top``) or as one part of a multipart. A part that
-    is itself multipart or ``message/*`` comes back with its headers only: the caller then
-    leaves the whole message to the email package, so reading the part would be wasted."""
+def _message(text: str) -> Message | None:
+    """``text`` parsed as a message, or as one part of a multipart, or as the message a
+    ``message/*`` part holds: the package parses all three alike. None when anything about
+    it is unusual enough to leave the whole message to the package."""
     head_end = after_blank_line(text)
-    if head_end is None:  # no blank line: the header parse would read the whole text anyway
-        return _parse_in_full(text)
-    if top and "message/" in text[:head_end].lower():
-        # Likely message/*: read it in full at once rather than twice. This only saves time;
-        # the type the header parse finds, below, is what counts.
-        return _parse_in_full(text)
-    message = _headers(text[:head_end])
-    maintype = headers.content_type(message).partition("/")[0]
-    if maintype in _READ_IN_FULL:
-        if not top:
-            return message
-        found = _multipart(message, text, head_end) if maintype == "multipart" else None
-        return found or _parse_in_full(text)
+    if head_end is None:
+        # No blank line: the header parse reads every line, and any that is not a header
+        # starts the body (a part with nothing after its headers has an empty body).
+        head, body = text, ""
+    else:
+        head, body = text[:head_end], text[head_end:]
+    message = _headers(head)
+    # What the header parse took for the start of the body: it came upon a line that is not
+    # a header before the blank line.
+    in_head: str = getattr(message, "_payload", "") or ""
+    ctype = headers.content_type(message)
+    maintype = ctype.partition("/")[0]
+    if maintype == "multipart":
+        return None if head_end is None else _multipart(message, text, head_end)
+    if maintype == "message":
+        # The body is another message, from the line where the header parse stopped; a
+        # delivery status's blocks of fields are left to the package.
+        if ctype == "message/delivery-status":
+            return None
+        inner = _message(f"{in_head}{body}" if in_head else body)
+        if inner is None:
+            return None
+        # In place of any text the header parse left as the body: it starts the inner message.
+        message.set_payload([inner])
+        return message
     # For any other type the parser makes the payload of every line after the header section,
     # joined as they were: what the head's parse left as its body, then the rest of the text.
-    body = text[head_end:]
     # Read as stored: get_payload() would turn undecodable bytes into replacement characters.
-    in_head: str = getattr(message, "_payload", "") or ""
     message.set_payload(f"{in_head}{body}" if in_head else body)
     return message
 
@@ -99,15 +109,35 @@ def _multipart(message: Message, text: str, head_end: int) -> Message | None:
     if preamble:  # the line break before a boundary belongs to the boundary
         message.preamble = _without_last_line_break(preamble)
     for (_, part_start, _), (part_end, _, _) in pairwise(lines):
-        part = _message(body[part_start:part_end], top=False)
-        if headers.content_type(part).partition("/")[0] in _READ_IN_FULL:
-            return None  # a nested part would read to the outer boundaries too (headers only)
-        payload = getattr(part, "_payload", None)
-        if isinstance(payload, str):
-            part.set_payload(_without_last_line_break(payload))
+        # No line in a part is a boundary line of this multipart (they were all found), so a
+        # part's own parts end where its text does, as they end at the boundary in the package.
+        part = _message(body[part_start:part_end])
+        if part is None:
+            return None
+        _line_break_to_boundary(part)
         message.attach(part)
     message.epilogue = body[lines[-1][1] :]
     return message
+
+
+def _line_break_to_boundary(part: Message) -> None:
+    """Take off the line break before the boundary that ends ``part``: it belongs to the
+    boundary (RFC 2046). The package takes it off the last message it made within the part,
+    from its payload, or from its epilogue when that message is a multipart."""
+    last = part
+    while (maintype := headers.content_type(last).partition("/")[0]) == "message":
+        inner = getattr(last, "_payload", None)
+        if not isinstance(inner, list) or not inner:
+            break
+        last = inner[-1]
+    if maintype == "multipart":
+        epilogue = last.epilogue
+        if epilogue is not None:
+            last.epilogue = _without_last_line_break(epilogue) if epilogue else None
+        return
+    payload = getattr(last, "_payload", None)
+    if isinstance(payload, str):
+        last.set_payload(_without_last_line_break(payload))
 
 
 def _boundary_lines(body: str, separator: str) -> list[tuple[int, int, bool]]:

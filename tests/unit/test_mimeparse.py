@@ -82,6 +82,9 @@ def test_every_message_we_keep_parses_as_the_email_package_parses_it(path: Path)
         b"Subject: x\nContent-Type: multipart/mixed\n\nno boundary\n",
         b"Subject: x\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner body\n",
         b"Subject: x\nContent-Type: message/delivery-status\n\nA: b\n\nC: d\n",
+        b"Subject: x\nContent-Type: message/rfc822\r\rSubject: inner\n\ninner body\n",
+        b"Subject: x\nContent-Type: message/rfc822\nnot a header\nSubject: inner\n\ninner body\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\r\rS: i\n\n--b--\n",
         b"Subject: x\nContent-Type: text\n\ninvalid type is text/plain\n",
         b"Subject: x\nContent-Type: MULTIPART/Alternative; boundary=q\n\n--q\n\nhi\n--q--\n",
         b"Content-Type: text/plain\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst header wins\n",
@@ -261,3 +264,71 @@ def test_one_line_break_comes_off_the_end_as_the_package_takes_it_off(text: str)
 def test_boundary_text_inside_a_line_is_not_a_boundary(head: str, lines: list[tuple[str, str]]) -> None:
     text = head.replace("\n", "\r\n") + "\r\n\r\n" + "".join(line + ending for line, ending in lines)
     assert_same_parse(text.encode("utf-8", "surrogateescape"))
+
+
+# --- nested parts: multiparts within multiparts, forwarded messages, read receipts --------
+
+LEAF_HEADS = st.sampled_from(
+    [
+        "Content-Type: text/plain",
+        "Content-Type: text/html; charset=utf-8",
+        "Content-Type: message/disposition-notification",
+        "Content-Type: message/delivery-status",
+        "Subject: no type",
+        "Final-Recipient: rfc822; a@b.c",
+        "not a header",
+    ]
+)
+LEAF_BODIES = st.lists(st.sampled_from(["text", "", "--B", "--C--", "Action: failed", " x"]), max_size=3)
+
+
+def leaf(head: str, body: list[str], blank: bool) -> str:
+    return head + ("\n\n" if blank else "\n") + "\n".join(body)
+
+
+def multipart(boundary: str, parts: list[str], preamble: str, epilogue: str, closed: bool) -> str:
+    text = f"Content-Type: multipart/mixed; boundary={boundary}\n\n{preamble}"
+    text += "".join(f"\n--{boundary}\n{part}" for part in parts)
+    return text + (f"\n--{boundary}--\n{epilogue}" if closed else "")
+
+
+def forwarded(head: str, inner: str) -> str:
+    return f"Content-Type: {head}\nSubject: fwd\n\n{inner}"
+
+
+TEXTS = st.sampled_from(["", "text", "text\n", "\n"])
+NESTED = st.recursive(
+    st.builds(leaf, LEAF_HEADS, LEAF_BODIES, st.booleans()),
+    lambda inner: (
+        st.builds(
+            multipart,
+            st.sampled_from(["B", "C", "D"]),
+            st.lists(inner, max_size=3),
+            TEXTS,
+            TEXTS,
+            st.booleans() | st.just(True),
+        )
+        | st.builds(forwarded, st.sampled_from(["message/rfc822", "message/disposition-notification"]), inner)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(message=NESTED, ending=ENDINGS, headers_first=st.booleans())
+def test_nested_mail_parses_as_the_email_package_parses_it(
+    message: str, ending: str, headers_first: bool
+) -> None:
+    text = ("Subject: s\n" if headers_first else "") + message
+    assert_same_parse(text.replace("\n", ending).encode("utf-8", "surrogateescape"))
+
+
+@pytest.mark.usefixtures("no_full_parse")
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MAIL if p.name.endswith("-fwd822.eml") or p.name.startswith("auto-reply-read-")],
+    ids=lambda p: p.name,
+)
+def test_forwarded_mail_and_read_receipts_are_not_parsed_line_by_line(path: Path) -> None:
+    message = message_from_bytes(path.read_bytes())
+    assert any(part.get_content_maintype() == "message" for part in message.walk())
