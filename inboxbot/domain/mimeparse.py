@@ -12,8 +12,7 @@ cut at its boundary lines, found with ``str.find``, and each part is read the sa
 (a nested multipart, or a ``message/*`` part holding a forwarded message or a read
 receipt, in turn); the preamble, epilogue and line breaks around the boundaries are
 trimmed as the package trims them. Anything unusual (a missing boundary, doubled
-boundary lines, a delivery status's blocks of fields) is parsed by the email package
-in full. Either way the result is the ``Message`` that
+boundary lines) is parsed by the email package in full. Either way the result is the ``Message`` that
 ``email.message_from_bytes`` builds, defects included; the tests hold the two to that
 over the corpus and over generated malformed mail.
 """
@@ -56,21 +55,53 @@ def _message(text: str) -> Message | None:
     if maintype == "multipart":
         return None if head_end is None else _multipart(message, text, head_end)
     if maintype == "message":
-        # The body is another message, from the line where the header parse stopped; a
-        # delivery status's blocks of fields are left to the package.
+        # The body is another message (a delivery status: blocks of fields), from the line
+        # where the header parse stopped.
+        rest = f"{in_head}{body}" if in_head else body
         if ctype == "message/delivery-status":
-            return None
-        inner = _message(f"{in_head}{body}" if in_head else body)
+            inner = _field_blocks(rest)
+        else:
+            one = _message(rest)
+            inner = None if one is None else [one]
         if inner is None:
             return None
         # In place of any text the header parse left as the body: it starts the inner message.
-        message.set_payload([inner])
+        message.set_payload(inner)
         return message
     # For any other type the parser makes the payload of every line after the header section,
     # joined as they were: what the head's parse left as its body, then the rest of the text.
     # Read as stored: get_payload() would turn undecodable bytes into replacement characters.
     message.set_payload(f"{in_head}{body}" if in_head else body)
     return message
+
+
+# A line break that a blank line follows (the first break whole: \r\n is one break).
+_BEFORE_BLANK_LINE = re.compile(r"(?>\r\n|\r|\n)(?=[\r\n])")
+
+
+def _field_blocks(text: str) -> list[Message | str] | None:
+    """The body of a ``message/delivery-status`` part as the package reads it: a message for
+    each block of lines up to a blank line (fields, then any other lines as its body), one
+    more for each further blank line. None for a block that says it is multipart or
+    ``message/*``."""
+    blocks: list[Message | str] = []
+    at = 0
+    while True:
+        if text.startswith(("\r", "\n"), at):
+            blank: int | None = at
+        else:
+            found = _BEFORE_BLANK_LINE.search(text, at)
+            blank = None if found is None else found.end()
+        block = _headers(text[at:blank])
+        if headers.content_type(block).partition("/")[0] in ("multipart", "message"):
+            return None
+        block.set_payload(getattr(block, "_payload", "") or "")
+        blocks.append(block)
+        if blank is None:
+            return blocks
+        at = blank + (2 if text.startswith("\r\n", blank) else 1)  # past the blank line
+        if at == len(text):
+            return blocks
 
 
 # The email package's own pattern (email.feedparser) for the rest of a boundary line.

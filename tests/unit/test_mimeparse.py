@@ -326,9 +326,41 @@ def test_nested_mail_parses_as_the_email_package_parses_it(
 @pytest.mark.usefixtures("no_full_parse")
 @pytest.mark.parametrize(
     "path",
-    [p for p in MAIL if p.name.endswith("-fwd822.eml") or p.name.startswith("auto-reply-read-")],
+    [
+        p
+        for p in MAIL
+        if p.name.endswith("-fwd822.eml") or p.name.startswith(("auto-reply-bounce-", "auto-reply-read-"))
+    ],
     ids=lambda p: p.name,
 )
-def test_forwarded_mail_and_read_receipts_are_not_parsed_line_by_line(path: Path) -> None:
+def test_forwarded_mail_bounces_and_read_receipts_are_not_parsed_line_by_line(path: Path) -> None:
     message = message_from_bytes(path.read_bytes())
     assert any(part.get_content_maintype() == "message" for part in message.walk())
+
+
+STATUS_LINES = st.sampled_from(
+    [
+        "Action: failed",
+        "Status: 5.1.1",
+        " continued",
+        "not a field",
+        "",
+        "Content-Type: message/rfc822",
+        "--B",
+    ]
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    lines=st.lists(st.tuples(STATUS_LINES, ENDINGS), max_size=10),
+    in_multipart=st.booleans(),
+    ending=ENDINGS,
+)
+def test_delivery_status_blocks_parse_as_the_email_package_parses_them(
+    lines: list[tuple[str, str]], in_multipart: bool, ending: str
+) -> None:
+    status = "Content-Type: message/delivery-status" + ending * 2 + "".join(a + b for a, b in lines)
+    if in_multipart:
+        status = multipart("B", [status, "Content-Type: text/plain\n\nx"], "", "", True).replace("\n", ending)
+    assert_same_parse(status.encode())
