@@ -9,12 +9,13 @@ attachment of thousands of lines. On long mail those loops are most of the parse
 Here the header section is split directly when it is ordinary (see header_message),
 and a single-part payload is the rest of the text as one slice. A multipart message is
 cut at its boundary lines, found with ``str.find``, and each part is read the same way
-(a nested multipart, or a ``message/*`` part holding a forwarded message or a read
-receipt, in turn); the preamble, epilogue and line breaks around the boundaries are
-trimmed as the package trims them. Anything unusual (a missing boundary, doubled
-boundary lines) is parsed by the email package in full. Either way the result is the ``Message`` that
-``email.message_from_bytes`` builds, defects included; the tests hold the two to that
-over the corpus and over generated malformed mail.
+(a nested multipart, a ``message/*`` part holding a forwarded message or a read
+receipt, a delivery status's blocks of fields, in turn); the preamble, epilogue and
+line breaks around the boundaries are trimmed as the package trims them. Anything
+unusual (a missing boundary, doubled boundary lines) is parsed by the email package in
+full. Either way the result is the ``Message`` that ``email.message_from_bytes``
+builds, defects included; the tests hold the two to that over the corpus and over
+generated malformed mail.
 """
 
 from __future__ import annotations
