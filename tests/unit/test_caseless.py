@@ -150,8 +150,11 @@ def test_caseless_search_finds_what_ignorecase_finds(
     expected = re.compile(source, flags | re.IGNORECASE).search(text, pos, endpos)
     found = Caseless(source, flags).search(text, pos, endpos)
     assert (found and (found.span(), found.groups())) == (expected and (expected.span(), expected.groups()))
-    with mock.patch.object(caseless, "_SPARSE", 0):  # try the words' places however many there are
-        tried = Caseless(source, flags).search(text, pos, endpos)
+    with mock.patch.object(caseless, "_SHORT_TEXT", -1):  # no text is too short for the shortcuts
+        shortcut = Caseless(source, flags).search(text, pos, endpos)
+        assert (shortcut and shortcut.span()) == (expected and expected.span())
+        with mock.patch.object(caseless, "_SPARSE", 0):  # try the words' places however many there are
+            tried = Caseless(source, flags).search(text, pos, endpos)
     assert (tried and tried.span()) == (expected and expected.span())
     if text.isascii():  # the caller's own lower-cased copy gives the same
         again = Caseless(source, flags).search(text, pos, endpos, lowered=text.lower())
