@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxbot.adapters.rulefiles import load_rules
 from inboxbot.domain.caseless import Caseless
-from inboxbot.domain.rules import Facts, PhraseIndex, _Texts, normalise
+from inboxbot.domain.classify import ClassifySettings, classify
+from inboxbot.domain.mailtext import parse
+from inboxbot.domain.references import find_references
+from inboxbot.domain.rules import Decision, Facts, PhraseIndex, RuleSet, _Texts, example_facts, normalise
 from inboxbot.resources import rules_dir
 
 _TEXT = st.text(
@@ -132,3 +136,36 @@ def test_a_regex_with_a_curly_quote_in_its_words_looks_for_them_itself() -> None
     curly, straight = _CurlyWords("council\u2019s (decision|view)"), Caseless("the (decision|view)")
     index = PhraseIndex(["decision"], [curly, straight])
     assert list(index.patterns) == [straight]
+
+
+def _every_facts(rules: RuleSet) -> list[Facts]:
+    """The facts of every corpus message (as classify makes them) and of every rule example."""
+    seen: list[Facts] = []
+
+    class Keeping(RuleSet):
+        def decide(self, facts: Facts) -> Decision:
+            seen.append(facts)
+            return super().decide(facts)
+
+    settings = ClassifySettings.build(Keeping(rules.rules, rules.index))
+    for path in sorted((Path(__file__).parents[1] / "corpus").glob("*.eml")):
+        classify(parse(path.read_bytes()), settings)
+    for compiled in rules.rules:
+        for example in compiled.rule.example:
+            text = f"{example.subject}\n{example.body}"
+            seen.append(example_facts(compiled.rule, example, bool(find_references(text, "body"))))
+    return seen
+
+
+def test_a_rule_the_quick_checks_rule_out_never_matches() -> None:
+    rules = load_rules(rules_dir())
+    every = _every_facts(rules)
+    assert len(every) > 170  # 142 corpus messages, and the examples
+    ruled_out = 0
+    for facts in every:
+        texts = _Texts.of(facts, rules.index)
+        for compiled in rules.rules:
+            if not compiled.could_match(texts):
+                ruled_out += 1
+                assert compiled.match(facts, texts) is None, (compiled.rule.id, facts.subject)
+    assert ruled_out > len(every) * len(rules.rules) // 2  # the checks do rule most out
