@@ -407,7 +407,7 @@ def _filename(part: Message) -> str:
 @dataclass
 class _Walk:
     plain: list[str] = field(default_factory=list)
-    html: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)  # as sent: made text only when there is no plain text
     attached_messages: list[Message] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     pdf: list[str] = field(default_factory=list)
@@ -440,7 +440,7 @@ def _walk(message: Message, found: _Walk) -> None:
     if content_type == "text/plain":
         found.plain.append(_part_text(message))
     elif content_type == "text/html":
-        found.html.append(html_to_text(_part_text(message)))
+        found.html.append(_part_text(message))
     elif content_type in ("text/rfc822-headers", "message/rfc822-headers"):
         # A bounce returns the headers of the message it could not deliver: history, not content.
         found.returned.append(_part_text(message))
@@ -466,7 +466,10 @@ def read_text(message: Message) -> MailText:
         _walk(message, found)
     except Exception as exc:  # a broken MIME tree still has headers worth classifying
         defects.append(f"MIME structure could not be read: {type(exc).__name__}")
-    body = "\n\n".join(t for t in found.plain if t.strip()) or "\n\n".join(t for t in found.html if t.strip())
+    # The plain text when there is any: an HTML alternative says the same and costs more to read.
+    body = "\n\n".join(t for t in found.plain if t.strip()) or "\n\n".join(
+        t for t in map(html_to_text, found.html) if t.strip()
+    )
     newest, forwarded, quoted, signature = split_body(body, is_forward=subject_kind == "fw")
     attached = []
     for inner in found.attached_messages:

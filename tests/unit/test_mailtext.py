@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inboxbot.domain import mailtext
 from inboxbot.domain.mailtext import (
     _DISCLAIMER,
     _as_sent,
@@ -93,6 +94,21 @@ def test_html_only_body_is_read() -> None:
     assert "We have received a complaint from Mr O\u2019Connor." in text
     assert "Ref 25 004 217" in text
     assert "color" not in text
+
+
+def _alternative(plain: str) -> bytes:
+    return (
+        "Subject: s\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+        f"{plain}\n--b\nContent-Type: text/html\n\n<p>From the <b>HTML</b> part.</p>\n--b--\n"
+    ).encode()
+
+
+def test_the_html_alternative_is_read_only_when_the_plain_text_is_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert parse(_alternative(" \n")).body == "From the HTML part."
+    monkeypatch.setattr(mailtext, "html_to_text", lambda markup: pytest.fail("the HTML was read"))
+    assert parse(_alternative("From the plain part.")).body == "From the plain part."
 
 
 def test_subject_prefixes() -> None:
