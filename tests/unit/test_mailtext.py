@@ -96,6 +96,11 @@ def test_html_only_body_is_read() -> None:
     assert "color" not in text
 
 
+@given(st.text(st.sampled_from([" ", "\t", "\u00a0", "a", "\n"]), max_size=30))
+def test_runs_of_blanks_become_one_space(text: str) -> None:
+    assert mailtext._SPACES.sub(" ", text) == re.sub(r"[ \t\u00a0]+", " ", text)
+
+
 def _alternative(plain: str) -> bytes:
     return (
         "Subject: s\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
