@@ -207,16 +207,85 @@ def classify(mail: MailText, settings: ClassifySettings, received: datetime | No
     ``received`` overrides the time read from the headers (the mail server's
     arrival time is better than any header when the caller has it).
     """
-    sender = assess_sender(mail.message, settings.trust)
-    automatic: AutomaticVerdict | None = detect_automatic(mail.message)
-    references = _all_references(mail)
-    claimed = sender.ombudsman
-    reference, reference_reason = choose_reference(references, claimed)
+    return classify_many([mail], settings, [received])[0]
+
+
+@dataclass(frozen=True)
+class _Case:
+    """The case reference chosen for a message, why, and the Ombudsman it is with."""
+
+    reference: Reference | None
+    reason: str
+    ombudsman: Ombudsman | None
+
+
+def classify_many(
+    mails: Sequence[MailText], settings: ClassifySettings, received: Sequence[datetime | None] | None = None
+) -> list[Classification]:
+    """:func:`classify` for each message (``received``, when given, holds one time or None for
+    each), done a stage at a time over all of them.
+
+    The results are the same as one message at a time. Each stage (sender trust, references,
+    rules, deadlines) runs over every message before the next begins, so its code and data
+    (compiled patterns, the rules' automaton) stay in the CPU's caches instead of being pushed
+    out by the other stages between one message and the next: about a fifth less time on the
+    corpus (benchmarks/classify.py).
+    """
+    times = [None] * len(mails) if received is None else list(received)
+    if len(times) != len(mails):
+        raise ValueError(f"{len(times)} receipt times for {len(mails)} messages")
+    senders = [assess_sender(mail.message, settings.trust) for mail in mails]
+    automatics = [detect_automatic(mail.message) for mail in mails]
+    references = [_all_references(mail) for mail in mails]
+    cases = [_case(*found, settings) for found in zip(mails, senders, references, strict=True)]
+    decisions = [
+        settings.rules.decide(_facts(*found)) for found in zip(mails, automatics, cases, strict=True)
+    ]
+    cases = [
+        _about_no_case(mail, sender, case, decision.kind, settings)
+        for mail, sender, case, decision in zip(mails, senders, cases, decisions, strict=True)
+    ]
+    whens = [when or mail.received or mail.date for mail, when in zip(mails, times, strict=True)]
+    deadlines = [
+        _deadlines(mail, decision.kind, when, settings)
+        for mail, decision, when in zip(mails, decisions, whens, strict=True)
+    ]
+    council_refs = [
+        find_council_reference(
+            settings.council_ref,
+            (mail.subject, mail.newest, *(p.text for p in mail.forwarded), mail.attachment_text, mail.quoted),
+        )
+        for mail in mails
+    ]
+    return [
+        _classification(
+            decisions[i],
+            cases[i],
+            council_refs[i],
+            deadlines[i],
+            whens[i],
+            senders[i],
+            automatics[i],
+            references[i],
+            settings,
+        )
+        for i in range(len(mails))
+    ]
+
+
+def _case(
+    mail: MailText, sender: SenderVerdict, references: list[Reference], settings: ClassifySettings
+) -> _Case:
+    reference, reason = choose_reference(references, sender.ombudsman)
     ombudsman = _which_ombudsman(mail, sender, reference, settings)
     if reference is not None and ombudsman is not None and reference.ombudsman != ombudsman:
         # A reference in the other Ombudsman's format is only kept when nothing better exists.
-        reference, reference_reason = choose_reference(references, ombudsman)
-    facts = Facts(
+        reference, reason = choose_reference(references, ombudsman)
+    return _Case(reference, reason, ombudsman)
+
+
+def _facts(mail: MailText, automatic: AutomaticVerdict | None, case: _Case) -> Facts:
+    return Facts(
         # A reply keeps the subject of the message it answers ("RE: Final chaser"), so
         # only a new or forwarded message's subject says what this message is.
         subject="" if mail.subject_prefix == "re" else mail.subject,
@@ -224,39 +293,55 @@ def classify(mail: MailText, settings: ClassifySettings, received: datetime | No
         attachment_names=mail.attachment_names,
         attachment_text=mail.attachment_text,
         headers=_headers(mail),
-        ombudsman=ombudsman,
+        ombudsman=case.ombudsman,
         automatic=automatic.kind if automatic else None,
-        has_reference=reference is not None,
+        has_reference=case.reference is not None,
         sender_domain=mail.sender_domain,
     )
-    decision = settings.rules.decide(facts)
-    kind = decision.kind
-    if (
-        kind in (MessageKind.AUTO_REPLY, MessageKind.OTHER)
-        and reference is not None
-        and reference.found_in != "subject"
+
+
+def _about_no_case(
+    mail: MailText, sender: SenderVerdict, case: _Case, kind: MessageKind, settings: ClassifySettings
+) -> _Case:
+    if kind in (MessageKind.AUTO_REPLY, MessageKind.OTHER) and (
+        case.reference is not None and case.reference.found_in != "subject"
     ):
         # A bounce quotes whatever it bounced and a newsletter cites case studies: only a
         # reference in the subject says which case such a message is about.
-        reference, reference_reason = None, "not about a case (only a reference in the subject would count)"
-        ombudsman = _which_ombudsman(mail, sender, None, settings)
-    when = received or mail.received or mail.date
-    deadlines: tuple[Deadline, ...] = ()
-    if kind in settings.default_due_days and when is not None:
-        letter = london_date(mail.date) if mail.date else london_date(when)
-        text = "\n\n".join(t for t in (mail.body, mail.attachment_text) if t)
-        deadlines = tuple(find_deadlines(text, letter_date=letter, received=when, calendar=settings.calendar))
+        reason = "not about a case (only a reference in the subject would count)"
+        return _Case(None, reason, _which_ombudsman(mail, sender, None, settings))
+    return case
+
+
+def _deadlines(
+    mail: MailText, kind: MessageKind, when: datetime | None, settings: ClassifySettings
+) -> tuple[Deadline, ...]:
+    if kind not in settings.default_due_days or when is None:
+        return ()
+    letter = london_date(mail.date) if mail.date else london_date(when)
+    text = "\n\n".join(t for t in (mail.body, mail.attachment_text) if t)
+    return tuple(find_deadlines(text, letter_date=letter, received=when, calendar=settings.calendar))
+
+
+def _classification(
+    decision: Decision,
+    case: _Case,
+    council_ref: str | None,
+    deadlines: tuple[Deadline, ...],
+    when: datetime | None,
+    sender: SenderVerdict,
+    automatic: AutomaticVerdict | None,
+    references: list[Reference],
+    settings: ClassifySettings,
+) -> Classification:
+    kind = decision.kind
     due, due_source = _due(kind, deadlines, when, settings)
-    council_ref = find_council_reference(
-        settings.council_ref,
-        (mail.subject, mail.newest, *(p.text for p in mail.forwarded), mail.attachment_text, mail.quoted),
-    )
     return Classification(
         kind=kind,
         decision=decision,
-        ombudsman=ombudsman,
-        ombudsman_ref=reference.ref if reference else None,
-        reference_reason=reference_reason,
+        ombudsman=case.ombudsman,
+        ombudsman_ref=case.reference.ref if case.reference else None,
+        reference_reason=case.reason,
         council_ref=council_ref,
         deadlines=deadlines,
         due=due,

@@ -25,7 +25,7 @@ from datetime import datetime
 from multiprocessing.context import BaseContext
 
 from inboxbot.domain.classify import ClassifySettings
-from inboxbot.service.classifying import Judged, judge
+from inboxbot.service.classifying import Judged, judge_many
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def judge_all(items: Sequence[tuple[bytes, datetime | None]]) -> list[Judged]:
     """Classify each (raw, received) pair with this worker's settings."""
     if _settings is None:
         raise RuntimeError("this process was not started as a classifying worker")
-    return [judge(raw, _settings, received) for raw, received in items]
+    return judge_many(items, _settings)
 
 
 # What a worker runs on one batch.

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from inboxbot.adapters.rulefiles import load_rules
-from inboxbot.domain.classify import Classification, ClassifySettings, classify
+from inboxbot.domain.classify import Classification, ClassifySettings, classify, classify_many
 from inboxbot.domain.envelope import thread_ids
 from inboxbot.domain.kinds import MessageKind, Ombudsman
-from inboxbot.domain.mailtext import parse
+from inboxbot.domain.mailtext import MailText, parse
 from inboxbot.resources import rules_dir
 
 if TYPE_CHECKING:  # the workers import this module, and need no configuration code
@@ -88,9 +89,58 @@ class Judged:
 def judge(raw: bytes, settings: ClassifySettings, received: datetime | None = None) -> Judged:
     """Classify raw bytes into what is recorded of them; never raises."""
     outcome = classify_raw(raw, settings, received)
-    judgement = outcome.classification
-    if judgement is None:
+    if outcome.classification is None:
         return Judged.failed(outcome.error or "unknown error")
+    return _judged(raw, outcome.classification)
+
+
+# Messages are parsed, then classified together, in groups of at most this much raw mail: a
+# group's parsed messages are held at once, as well as its bytes.
+GROUP_BYTES = 4 * 1024 * 1024
+
+
+def judge_many(items: Sequence[tuple[bytes, datetime | None]], settings: ClassifySettings) -> list[Judged]:
+    """:func:`judge` for each (raw, received) pair, in order; never raises.
+
+    Each group of messages is parsed, then classified a stage at a time
+    (:func:`classify_many`): about a fifth faster than one message at a time.
+    """
+    judged: list[Judged] = []
+    group: list[tuple[bytes, datetime | None]] = []
+    size = 0
+    for item in items:
+        if group and size + len(item[0]) > GROUP_BYTES:
+            judged += _judge_group(group, settings)
+            group, size = [], 0
+        group.append(item)
+        size += len(item[0])
+    if group:
+        judged += _judge_group(group, settings)
+    return judged
+
+
+def _judge_group(group: Sequence[tuple[bytes, datetime | None]], settings: ClassifySettings) -> list[Judged]:
+    read: list[MailText | Judged] = []
+    for raw, _ in group:
+        try:
+            mail = parse(raw)
+            problem = mail.unreadable_reason()
+            read.append(mail if problem is None else Judged.failed(problem))
+        except Exception as exc:  # one bad message must never stop the others
+            read.append(Judged.failed(f"{type(exc).__name__}: {exc}"))
+    mails = [mail for mail in read if isinstance(mail, MailText)]
+    times = [received for (_, received), mail in zip(group, read, strict=True) if isinstance(mail, MailText)]
+    try:
+        results = iter(classify_many(mails, settings, times))
+    except Exception:  # one message's failure must not take the group with it: each on its own
+        return [judge(raw, settings, received) for raw, received in group]
+    return [
+        mail if isinstance(mail, Judged) else _judged(raw, next(results))
+        for (raw, _), mail in zip(group, read, strict=True)
+    ]
+
+
+def _judged(raw: bytes, judgement: Classification) -> Judged:
     try:
         columns = {
             "kind": judgement.kind.value,

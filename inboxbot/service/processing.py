@@ -28,7 +28,7 @@ from inboxbot.domain.classify import ClassifySettings
 from inboxbot.domain.kinds import MessageState
 from inboxbot.service import audit
 from inboxbot.service.classify_pool import ClassifierPool, Task
-from inboxbot.service.classifying import Judged, judge, judgement_record
+from inboxbot.service.classifying import Judged, judge_many, judgement_record
 from inboxbot.service.ingest import NewMessage
 from inboxbot.service.unit_of_work import UnitOfWork
 
@@ -238,7 +238,7 @@ class Judging:
 
     def _judge_here(self) -> None:
         messages = self._take()
-        self._record(messages, [judge(m.raw, self.settings, m.received_at) for m in messages])
+        self._record(messages, judge_many([(m.raw, m.received_at) for m in messages], self.settings))
 
     def _fill(self) -> None:
         while self._pool is not None and self._pool.ready and self._waiting:
@@ -253,7 +253,7 @@ class Judging:
             except Exception as exc:  # the pool broke before taking the batch: this process does it
                 log.warning("could not hand a batch to the workers (%s)", type(exc).__name__)
                 self._restart(generation)
-                self._record(messages, [judge(m.raw, self.settings, m.received_at) for m in messages])
+                self._record(messages, judge_many([(m.raw, m.received_at) for m in messages], self.settings))
                 continue
             self._in_flight.append(_Ticket(future, messages, generation))
 
@@ -306,7 +306,7 @@ class Judging:
     def _again(self, items: list[tuple[bytes, datetime | None]]) -> list[Judged] | None:
         """Classify ``items`` once more: in a worker, or here once workers proved unusable."""
         if self._pool is None:
-            return [judge(raw, self.settings, received) for raw, received in items]
+            return judge_many(items, self.settings)
         generation = self._pool.generation
         try:
             return self._pool.submit(items).result()
