@@ -19,8 +19,8 @@ from inboxbot.service.actions import Acting
 from inboxbot.service.dispatch import dispatch
 from inboxbot.service.intake import take_in
 from inboxbot.service.unit_of_work import UnitOfWork
-from tests.integration.test_intake import judgement
 from tests.support.fakes import FakeMailbox
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -38,11 +38,11 @@ from inboxbot.service.processing import MAX_RESTARTS, Workers
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.integration.test_actions import ACTING
 from tests.integration.test_imap import crlf, source_for
-from tests.integration.test_intake import judgement
 from tests.support.crashing import KILLER_HEADER, always_die, judge_or_die
 from tests.support.databases import database_url_for
 from tests.support.dovecot import DovecotServer
 from tests.support.fakes import FakeMailbox
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 AREAS = {

@@ -18,8 +18,8 @@ from inboxbot.service.intake import Filing, take_in, watch
 from inboxbot.service.ports import FetchedMessage
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.integration.test_imap import crlf, messages, source_for
-from tests.integration.test_intake import judgement
 from tests.support.dovecot import DovecotServer
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 

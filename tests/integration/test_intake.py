@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select
 
 from inboxbot.adapters.db.models import SourcePosition, StoredMessage
-from inboxbot.adapters.rulefiles import load_rules
-from inboxbot.domain.classify import ClassifySettings
-from inboxbot.resources import rules_dir
 from inboxbot.service.intake import Filing, take_in
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.support.fakes import FakeMailbox
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -22,15 +19,6 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 def clock() -> datetime:
     return NOW
-
-
-@cache
-def judgement() -> ClassifySettings:
-    return ClassifySettings.build(
-        load_rules(rules_dir()),
-        authserv_ids=frozenset({"mx.northmere.gov.uk"}),
-        council_domains=frozenset({"northmere.gov.uk"}),
-    )
 
 
 def corpus(*names: str) -> list[tuple[str, bytes]]:

@@ -25,8 +25,8 @@ from inboxbot.service.intake import IntakeResult, take_in
 from inboxbot.service.processing import Judging, classify_stored, stored_ids
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.integration.test_actions import ACTING
-from tests.integration.test_intake import judgement
 from tests.support.fakes import FakeMailbox
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 AREAS = {

@@ -11,8 +11,8 @@ from inboxbot.domain.kinds import TaskStatus
 from inboxbot.service.intake import take_in
 from inboxbot.service.unit_of_work import UnitOfWork
 from tests.integration.test_actions import ACTING, take
-from tests.integration.test_intake import judgement
 from tests.support.fakes import FakeMailbox
+from tests.support.judgement import judgement
 from tests.support.mail import make_message
 
 SENT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)

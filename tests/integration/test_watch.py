@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from inboxbot.adapters.db.models import SourcePosition, StoredMessage
 from inboxbot.service.intake import IntakeResult, watch
 from inboxbot.service.unit_of_work import UnitOfWork
-from tests.integration.test_intake import judgement
 from tests.support.fakes import FakeMailbox
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 

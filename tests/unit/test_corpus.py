@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from inboxbot.adapters.rulefiles import load_rules
-from inboxbot.domain.classify import Classification, ClassifySettings, classify
+from inboxbot.domain.classify import Classification, classify
 from inboxbot.domain.mailtext import parse
-from inboxbot.resources import demo_mailbox, rules_dir
+from inboxbot.resources import demo_mailbox
+from tests.support.judgement import judgement
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 # The sample mailbox's labels, so the demo is held to the same standard.
@@ -34,11 +34,7 @@ class Labelled:
 
 
 def _judge(labels_file: Path, folder: Path) -> tuple[Labelled, ...]:
-    settings = ClassifySettings.build(
-        load_rules(rules_dir()),
-        authserv_ids=frozenset({"mx.northmere.gov.uk"}),
-        council_domains=frozenset({"northmere.gov.uk"}),
-    )
+    settings = judgement()
     labels = tomllib.loads(labels_file.read_text(encoding="utf-8"))["message"]
     return tuple(
         Labelled(lbl["file"], lbl, classify(parse((folder / lbl["file"]).read_bytes()), settings))
