@@ -43,16 +43,29 @@ class Outcome:
     error: str | None = None
 
 
-def classify_raw(raw: bytes, settings: ClassifySettings, received: datetime | None = None) -> Outcome:
-    """Parse and classify raw bytes; any failure becomes an error, never an exception."""
+def _failure(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _read(raw: bytes) -> MailText | str:
+    """The parsed message, or why it cannot be classified; never raises."""
     try:
         mail = parse(raw)
         problem = mail.unreadable_reason()
-        if problem is not None:
-            return Outcome(None, problem)
+    except Exception as exc:  # one bad message must never stop the others
+        return _failure(exc)
+    return mail if problem is None else problem
+
+
+def classify_raw(raw: bytes, settings: ClassifySettings, received: datetime | None = None) -> Outcome:
+    """Parse and classify raw bytes; any failure becomes an error, never an exception."""
+    mail = _read(raw)
+    if isinstance(mail, str):
+        return Outcome(None, mail)
+    try:
         return Outcome(classify(mail, settings, received))
     except Exception as exc:  # one bad message must never stop the others
-        return Outcome(None, f"{type(exc).__name__}: {exc}")
+        return Outcome(None, _failure(exc))
 
 
 def judgement_record(result: Classification) -> dict[str, Any]:
@@ -120,14 +133,7 @@ def judge_many(items: Sequence[tuple[bytes, datetime | None]], settings: Classif
 
 
 def _judge_group(group: Sequence[tuple[bytes, datetime | None]], settings: ClassifySettings) -> list[Judged]:
-    read: list[MailText | Judged] = []
-    for raw, _ in group:
-        try:
-            mail = parse(raw)
-            problem = mail.unreadable_reason()
-            read.append(mail if problem is None else Judged.failed(problem))
-        except Exception as exc:  # one bad message must never stop the others
-            read.append(Judged.failed(f"{type(exc).__name__}: {exc}"))
+    read = [_read(raw) for raw, _ in group]
     mails = [mail for mail in read if isinstance(mail, MailText)]
     times = [received for (_, received), mail in zip(group, read, strict=True) if isinstance(mail, MailText)]
     try:
@@ -135,7 +141,7 @@ def _judge_group(group: Sequence[tuple[bytes, datetime | None]], settings: Class
     except Exception:  # one message's failure must not take the group with it: each on its own
         return [judge(raw, settings, received) for raw, received in group]
     return [
-        mail if isinstance(mail, Judged) else _judged(raw, next(results))
+        Judged.failed(mail) if isinstance(mail, str) else _judged(raw, next(results))
         for (raw, _), mail in zip(group, read, strict=True)
     ]
 
@@ -151,7 +157,7 @@ def _judged(raw: bytes, judgement: Classification) -> Judged:
             "classification": judgement_record(judgement),
         }
     except Exception as exc:  # one bad message must never stop the others
-        return Judged.failed(f"{type(exc).__name__}: {exc}")
+        return Judged.failed(_failure(exc))
     return Judged(
         columns,
         {"kind": judgement.kind.value, "rule": judgement.rule, "trusted": judgement.trusted},
