@@ -127,7 +127,8 @@ _ORDINAL = r"(?:st|nd|rd|th)?"
 # The date formats a deadline may be written in. UK day-first for numeric dates.
 _DATE = (
     # 14 March 2025, 14th of March 2025, 14 Mar 2025, 14 March (no year)
-    rf"(?P<d1>[0-9]{{1,2}}){_ORDINAL}(?:\s+of)?\s+(?P<m1>{_MONTH})(?:,?\s+(?P<y1>[0-9]{{4}})(?![0-9]))?"
+    # and 14-Mar-2025 as system notices write it
+    rf"(?P<d1>[0-9]{{1,2}}){_ORDINAL}(?:(?:\s+of)?\s+|-)(?P<m1>{_MONTH})(?:(?:,?\s+|-)(?P<y1>[0-9]{{4}})(?![0-9]))?"
     # March 14, 2025 and March 14
     rf"|(?P<m2>{_MONTH})\s+(?P<d2>[0-9]{{1,2}}){_ORDINAL}\b(?:,?\s+(?P<y2>[0-9]{{4}})(?![0-9]))?"
     # 14/03/2025, 14/3/25, 14.03.2025, 14-03-2025: the same separator twice
@@ -358,15 +359,33 @@ def _date_of(match: re.Match[str], letter_date: date) -> date | None:
     if month is None:
         return None
     if year is None:
-        return _next_occurrence(day, month, letter_date)
+        return _nearest_occurrence(day, month, letter_date)
     try:
         return date(year, month, day)
     except ValueError:  # 31/02/2026 and friends are not dates, and never an error
         return None
 
 
+def _nearest_occurrence(day: int, month: int, letter_date: date) -> date | None:
+    """The ``day`` ``month`` nearest the letter's date ("by 14 March").
+
+    A chaser dated 16 February that says the reply "was due on 9 February" means
+    last week, not next year: the nearest date is before the letter, so it is no
+    deadline. "By 10 January" in a letter of 20 December is next year's.
+    """
+    around = []
+    for year in (letter_date.year - 1, letter_date.year, letter_date.year + 1):
+        try:
+            around.append(date(year, month, day))
+        except ValueError:  # 29 February outside a leap year
+            continue
+    if not around:
+        return _next_occurrence(day, month, letter_date)
+    return min(around, key=lambda candidate: (abs((candidate - letter_date).days), candidate < letter_date))
+
+
 def _next_occurrence(day: int, month: int, letter_date: date) -> date | None:
-    """The first ``day`` ``month`` on or after the letter's date ("by 14 March")."""
+    """The first ``day`` ``month`` on or after the letter's date ("by 29 February")."""
     # Eight years always reaches a leap year, for "by 29 February".
     for year in range(letter_date.year, letter_date.year + 9):
         try:

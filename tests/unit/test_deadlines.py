@@ -89,7 +89,7 @@ PHRASES_WITH_A_DEADLINE = [
     ("Please respond by 14-04-2026.", "2026-04-14", "explicit"),
     ("Please respond by 2026-04-14.", "2026-04-14", "explicit"),
     ("Please let us have your comments by Friday 20 March.", "2026-03-20", "explicit"),
-    ("Please reply by 5 March.", "2027-03-05", "explicit"),  # no year and already past: next year's
+    ("Please respond by 01-Apr-2026.", "2026-04-01", "explicit"),
     ("Provide evidence of compliance not later than 1 May 2026.", "2026-05-01", "explicit"),
     ("The council must respond on or before 30 April 2026.", "2026-04-30", "explicit"),
     ("Please reply by close of business on Friday 17 April 2026.", "2026-04-17", "explicit"),
@@ -123,6 +123,9 @@ def test_phrase_sets_one_deadline(phrase: str, due: str, source: str) -> None:
 
 
 NOT_DEADLINES = [
+    # No year and the nearest such date is before the letter of 9 March: a past date, not one a year away.
+    "Please reply by 5 March.",
+    "The response was due on 9 February but we have not received it.",
     "On 12 January the resident reported a leak to the landlord.",
     "Thank you for your letter of 3 February 2026.",
     "We have considered the council's response dated 4 March.",
@@ -202,6 +205,19 @@ def test_working_days_count_from_the_london_receipt_day(received_utc: str, due: 
     received = datetime.fromisoformat(received_utc).replace(tzinfo=UTC)
     [found] = deadlines("Please respond within 5 working days.", received=received)
     assert found.due == d(due)
+
+
+@pytest.mark.parametrize(
+    ("letter_date", "phrase", "due"),
+    [
+        (date(2026, 12, 20), "Please reply by 10 January.", date(2027, 1, 10)),  # nearest is next year's
+        (date(2026, 9, 20), "Please reply by 14 March.", date(2027, 3, 14)),  # 175 days on, 190 back
+        (date(2026, 3, 9), "Please reply by 9 March.", date(2026, 3, 9)),  # the letter's own day
+        (date(2026, 11, 27), "Please reply by 29 February.", date(2028, 2, 29)),  # the next leap day
+    ],
+)
+def test_a_date_without_a_year_is_the_nearest_one(letter_date: date, phrase: str, due: date) -> None:
+    assert [found.due for found in deadlines(phrase, letter_date=letter_date)] == [due]
 
 
 def test_working_days_skip_christmas_and_the_substitute_boxing_day() -> None:
