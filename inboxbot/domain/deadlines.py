@@ -208,6 +208,12 @@ _OWN_TIMESCALE = re.compile(
     r"(?:\s+(?!if\b|unless\b|once\b|until\b|when\b|after\b)[\w'’,-]+){0,8}?\s*$"
 )
 
+# A review window is a right, not a duty: "he can ask us to review it within one month".
+_REVIEW_WINDOW = re.compile(
+    r"\b(?:ask|request|apply)(?:s|ed|ing)?\s+(?:(?:us|for|to)\s+)*(?:a\s+)?review\b"
+    r"(?:\s+[\w'’,-]+){0,6}?\s*$"
+)
+
 # A numbered or bulleted item: "1.", "2)", "(3)", "3.1", "a)", "(b)", "(iv)", "Order 2:", "•", "-".
 _ITEM_START = re.compile(
     r"[ \t]*(?:(?:order|recommendation|action)\s+[0-9]{1,2}[a-z]?\s*[:.)–-]"
@@ -273,7 +279,9 @@ def find_deadlines(
         lookback = max(units.start_of(unit), candidate.start - _REQUEST_LOOKBACK)
         if candidate.needs_request and not _REQUEST.search(lowered, lookback, candidate.start):
             continue
-        if _OWN_TIMESCALE.search(lowered, lookback, candidate.start):
+        if _OWN_TIMESCALE.search(lowered, lookback, candidate.start) or _REVIEW_WINDOW.search(
+            lowered, lookback, candidate.start
+        ):
             continue
         chosen[key] = candidate
     deadlines: dict[tuple[date, str], tuple[int, Deadline]] = {}

@@ -69,7 +69,8 @@ PHRASES_WITH_A_DEADLINE = [
     ("Please reply within 14 calendar days of this letter.", "2026-03-23", "relative"),
     ("Please reply within a fortnight.", "2026-03-23", "relative"),
     ("The landlord should provide a repair schedule within six weeks.", "2026-04-20", "relative"),
-    ("You can ask for a review within a month.", "2026-04-09", "relative"),
+    ("Please send the care plan within a month.", "2026-04-09", "relative"),
+    ("We ask the Council to review its policy within three months.", "2026-06-09", "relative"),
     ("The council must consider the report within 3 months.", "2026-06-09", "relative"),
     (
         "The landlord must do this no later than four weeks from the date of this determination.",
@@ -126,6 +127,10 @@ NOT_DEADLINES = [
     # No year and the nearest such date is before the letter of 9 March: a past date, not one a year away.
     "Please reply by 5 March.",
     "The response was due on 9 February but we have not received it.",
+    # The complainant's review window (tests/corpus/README.md).
+    "You can ask for a review within a month.",
+    "If Mr Ibekwe has new information he can ask us to review it within one month.",
+    "Either party may request a review of our decision within one month.",
     "On 12 January the resident reported a leak to the landlord.",
     "Thank you for your letter of 3 February 2026.",
     "We have considered the council's response dated 4 March.",
