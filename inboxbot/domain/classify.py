@@ -320,7 +320,12 @@ def _deadlines(
         return ()
     letter = london_date(mail.date) if mail.date else london_date(when)
     text = "\n\n".join(t for t in (mail.body, mail.attachment_text) if t)
-    return tuple(find_deadlines(text, letter_date=letter, received=when, calendar=settings.calendar))
+    is_decision = kind in (MessageKind.FINAL_DECISION, MessageKind.PUBLIC_REPORT)
+    return tuple(
+        find_deadlines(
+            text, letter_date=letter, received=when, calendar=settings.calendar, is_decision=is_decision
+        )
+    )
 
 
 def _classification(

@@ -214,6 +214,21 @@ _REVIEW_WINDOW = re.compile(
     r"(?:\s+[\w'’,-]+){0,6}?\s*$"
 )
 
+# A duty of every landlord or council, stated as a rule, is nobody's deadline: "Under the Complaint
+# Handling Code landlords must respond to stage 1 complaints within 10 working days."
+_GENERAL_DUTY = re.compile(
+    r"\b(?:landlords|councils|local\s+authorities|organisations)\s+"
+    r"(?:must|should|are\s+(?:required|expected)\s+to|have\s+to|need\s+to)\b[^.;]*$"
+)
+
+# Outside a decision, a period in what the council "agreed to" recalls the decision's remedy.
+_AGREED = re.compile(r"\bagreed\s+to\b")
+
+# A period counted from "the final decision" starts from this letter only when it is the decision.
+_OF_DECISION = re.compile(
+    r"\s+(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:the|my|our|this|its)\s+(?:final\s+)?(?:decision|determination)\b"
+)
+
 # A numbered or bulleted item: "1.", "2)", "(3)", "3.1", "a)", "(b)", "(iv)", "Order 2:", "•", "-".
 _ITEM_START = re.compile(
     r"[ \t]*(?:(?:order|recommendation|action)\s+[0-9]{1,2}[a-z]?\s*[:.)–-]"
@@ -244,7 +259,7 @@ _HEADING_MAX_CHARS = 40
 
 
 def find_deadlines(
-    text: str, *, letter_date: date, received: datetime, calendar: WorkingCalendar
+    text: str, *, letter_date: date, received: datetime, calendar: WorkingCalendar, is_decision: bool = True
 ) -> list[Deadline]:
     """Every deadline in ``text``, sorted by due date then position.
 
@@ -255,6 +270,10 @@ def find_deadlines(
     when an explicit date and a period give the same date for the same item the
     explicit one is kept. Never raises because of the text; raises
     ``CalendarError`` only for a naive ``received``, which is a caller's bug.
+
+    ``is_decision`` says whether the letter is itself a decision: only then does a period
+    "of the final decision", or in what the council "agreed to", count from it. In a chaser
+    it recalls an earlier decision's remedy, long since due; in a draft, a remedy proposed.
     """
     if received.tzinfo is None or received.utcoffset() is None:
         raise CalendarError("received time must be timezone-aware")
@@ -279,8 +298,19 @@ def find_deadlines(
         lookback = max(units.start_of(unit), candidate.start - _REQUEST_LOOKBACK)
         if candidate.needs_request and not _REQUEST.search(lowered, lookback, candidate.start):
             continue
-        if _OWN_TIMESCALE.search(lowered, lookback, candidate.start) or _REVIEW_WINDOW.search(
-            lowered, lookback, candidate.start
+        if (
+            not is_decision
+            and candidate.source == "relative"
+            and (
+                _OF_DECISION.match(lowered, candidate.end)
+                or _AGREED.search(lowered, lookback, candidate.start)
+            )
+        ):
+            continue
+        if (
+            _OWN_TIMESCALE.search(lowered, lookback, candidate.start)
+            or _REVIEW_WINDOW.search(lowered, lookback, candidate.start)
+            or _GENERAL_DUTY.search(lowered, lookback, candidate.start)
         ):
             continue
         chosen[key] = candidate

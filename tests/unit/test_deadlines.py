@@ -16,7 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxbot.domain.calendar import CalendarError, WorkingCalendar
+from inboxbot.domain.classify import classify
 from inboxbot.domain.deadlines import MAX_TEXT_CHARS, Deadline, _Units, find_deadlines
+from inboxbot.domain.kinds import MessageKind
+from inboxbot.domain.mailtext import parse
+from tests.support.judgement import judgement
 
 CAL = WorkingCalendar.build()
 LETTER = date(2026, 3, 9)
@@ -127,6 +131,7 @@ NOT_DEADLINES = [
     # No year and the nearest such date is before the letter of 9 March: a past date, not one a year away.
     "Please reply by 5 March.",
     "The response was due on 9 February but we have not received it.",
+    "Under the Complaint Handling Code landlords must respond to stage 1 complaints within 10 working days.",
     # The complainant's review window (tests/corpus/README.md).
     "You can ask for a review within a month.",
     "If Mr Ibekwe has new information he can ask us to review it within one month.",
@@ -223,6 +228,40 @@ def test_working_days_count_from_the_london_receipt_day(received_utc: str, due: 
 )
 def test_a_date_without_a_year_is_the_nearest_one(letter_date: date, phrase: str, due: date) -> None:
     assert [found.due for found in deadlines(phrase, letter_date=letter_date)] == [due]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pay Mrs Khan £350 within one month of the final decision.",
+        "Review the procedure within three months of the date of our determination.",
+        "In our final decision the Council agreed to pay £500 within three months.",
+    ],
+)
+def test_a_remedy_period_counts_from_the_letter_only_in_a_decision(text: str) -> None:
+    assert [found.source for found in deadlines(text)] == ["relative"]
+    assert find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False) == []
+
+
+def test_outside_a_decision_a_request_still_sets_its_deadline() -> None:
+    text = "The Council agreed to pay £500. Please send us evidence within 10 working days of this email."
+    found = find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False)
+    assert [item.evidence for item in found] == ["within 10 working days"]
+
+
+def test_a_chaser_recalling_the_remedy_is_due_by_its_own_request_only() -> None:
+    raw = (
+        "From: Case Officer <case.officer@lgo.org.uk>\nTo: ombudsman@northmere.gov.uk\n"
+        "Subject: Complaint 25 015 880 - remedy overdue\nDate: Wed, 25 Feb 2026 08:50:00 +0000\n\n"
+        "We have not received evidence that the Council has complied with our final decision.\n"
+        "The Council agreed to pay Ms Ward £350 within one month of the final decision.\n"
+        "Please send us the evidence within 10 working days of this email.\n"
+    ).encode()
+    result = classify(parse(raw), judgement())
+    assert result.kind is MessageKind.CHASER_FIRST
+    assert [(item.due, item.evidence) for item in result.deadlines] == [
+        (date(2026, 3, 11), "within 10 working days")
+    ]
 
 
 def test_working_days_skip_christmas_and_the_substitute_boxing_day() -> None:
