@@ -158,11 +158,12 @@ def test_the_sample_mailbox_is_classified_as_labelled() -> None:
 
 
 def test_the_held_out_set_meets_the_same_bar() -> None:
-    """Written blind to the rules (tests/holdout/README.md); first runs: 86.7%, 82.5%, 90% of kinds."""
+    """Written blind to the rules (tests/holdout/README.md); first runs: 86.7%, 82.5%, 90%, 80% of kinds."""
     items = judged_holdout()
     wrong = mismatches(items)
     assert len(items) >= 40
     assert 1 - len(wrong.get("kind", [])) / len(items) >= 0.97, wrong.get("kind")
+    assert 1 - len(wrong.get("due", [])) / len(items) >= 0.95, wrong.get("due")
     assert wrong.get("ombudsman_ref", []) == []
     assert wrong.get("council_ref", []) == []
     assert [i.file for i in items if i.result.trusted and not i.label["trusted"]] == []
