@@ -388,7 +388,9 @@ def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], s
     newest, signature = strip_signature(text[: cut.start])
     rest = text[cut.body_start :]
     if not cut.forward:
-        return newest, [], rest.strip(), signature
+        # From the marker on: the quoted message's own header lines are history too, and its
+        # Subject line may hold the only council reference ("Subject: ... - CAS-241556").
+        return newest, [], text[cut.start :].strip(), signature
     # The forwarded message may itself quote older history: keep only its newest part.
     inner_newest, inner_forwards, inner_quoted, _ = split_body(rest, is_forward=False)
     part = ForwardedPart(sender=cut.sender, subject=cut.subject, date=cut.date, text=inner_newest)

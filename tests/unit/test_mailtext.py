@@ -58,6 +58,25 @@ def test_outlook_reply_header_block_starts_the_history() -> None:
     assert forwarded == []
 
 
+def test_the_quoted_message_keeps_its_header_lines() -> None:
+    body = (
+        "Please confirm which option the Council will agree to by 22 September.\n\n"
+        "-----Original Message-----\n"
+        "From: Resident Experience Team <ombudsman@northmere.gov.uk>\n"
+        "Sent: 01 September 2026 15:47\n"
+        "To: Daniel Roe <daniel.roe@lgo.org.uk>\n"
+        "Subject: 26 003 871 - remedy options - CAS-241556\n\n"
+        "Dear Mr Roe, Adult Social Care have suggested two remedies.\n"
+    )
+    newest, forwarded, quoted, _ = split_body(body, is_forward=False)
+    assert newest.startswith("Please confirm")
+    assert "Original Message" not in newest
+    assert forwarded == []
+    # The only council reference is in the quoted message's Subject line.
+    assert "Subject: 26 003 871 - remedy options - CAS-241556" in quoted
+    assert "two remedies" in quoted
+
+
 def test_a_forward_keeps_the_forwarded_message_as_content() -> None:
     body = (
         "FYI - see below.\n\n"
