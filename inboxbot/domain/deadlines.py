@@ -168,9 +168,12 @@ _PERIOD_LEAD = (
 _WORKING_DAYS_TAIL = re.compile(r"(?:working|business)[\s-]+days?\b")
 _WORKING_DAYS_HEAD_BACKWARDS = re.compile(
     rf"\s+{_COUNT_BACKWARDS}"
-    rf"(?:\s+(?:{_backwards('the next', 'a period of', 'a maximum of')})?"
+    rf"(?P<lead>\s+(?:{_backwards('the next', 'a period of', 'a maximum of')})?"
     rf"(?:{_backwards('within', 'no later than', 'not later than', 'in')})(?!\w))?"
 )
+# "The stage 2 response was sent 34 working days after the request" measures the past: a period with
+# no "within" before it and "after" or "late" behind it sets nothing.
+_PAST_PERIOD_AFTER = re.compile(r"\s+(?:after|late|later|ago)\b")
 # "The council took 45 working days to reply" describes the past, not a deadline.
 _PAST_PERIOD_BACKWARDS = re.compile(
     rf"\s+(?:{_backwards('took', 'taken', 'taking', 'takes', 'after', 'over', 'more than', 'longer than')}"
@@ -507,7 +510,9 @@ def _working_day_candidates(lowered: str, received: datetime, calendar: WorkingC
         count = _count(number[::-1], in_brackets[::-1] if in_brackets else None)
         if count is None or not 0 < count <= _MAX_COUNT:
             continue
-        if _PAST_PERIOD_BACKWARDS.match(before, head.end()):
+        if _PAST_PERIOD_BACKWARDS.match(before, head.end()) or (
+            head.group("lead") is None and _PAST_PERIOD_AFTER.match(lowered, tail.end())
+        ):
             continue
         if count not in dues:
             dues[count] = _working_days_after_receipt(received, count, calendar)

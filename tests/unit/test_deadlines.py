@@ -42,6 +42,7 @@ PHRASES_WITH_A_DEADLINE = [
     ("Please provide the information we have asked for within 20 working days.", "2026-04-08", "relative"),
     ("Please respond within ten (10) working days of the date of this email.", "2026-03-23", "relative"),
     ("We would be grateful for your comments within 10 working days.", "2026-03-23", "relative"),
+    ("Please respond within 10 working days after receiving this letter.", "2026-03-23", "relative"),
     ("Please send us your response within 5 business days.", "2026-03-16", "relative"),
     ("The council should provide this within twenty working days.", "2026-04-08", "relative"),
     ("Please reply in 15 working days.", "2026-03-30", "relative"),
@@ -132,6 +133,8 @@ NOT_DEADLINES = [
     "Please reply by 5 March.",
     "The response was due on 9 February but we have not received it.",
     "Under the Complaint Handling Code landlords must respond to stage 1 complaints within 10 working days.",
+    "The stage 2 response was sent 34 working days after the escalation request.",
+    "The landlord issued its stage 1 response 45 working days late.",
     # The complainant's review window (tests/corpus/README.md).
     "You can ask for a review within a month.",
     "If Mr Ibekwe has new information he can ask us to review it within one month.",
