@@ -195,6 +195,7 @@ _BREAKS = re.compile(
     re.IGNORECASE,
 )
 _CELLS = re.compile(r"<\s*/?t[dh]\b[^>]*>", re.IGNORECASE)
+_SOURCE_BREAKS = re.compile(r"[ \t]*\r?\n[ \t]*")
 _TAGS = re.compile(r"<[^>]{0,2000}>")
 # Runs of blanks to become one space. A lone space is left alone: replacing each of a text's
 # hundreds of single spaces with itself cost half the time of reading the HTML.
@@ -210,6 +211,10 @@ def html_to_text(markup: str) -> str:
     """
     text = _COMMENTS.sub("", markup)
     text = _DROP_BLOCKS.sub("", text)
+    if "<pre" not in text and "<PRE" not in text:
+        # A line break in HTML source is a space on the screen: "our reference 26 019" and
+        # "604" on the next source line are one reference. Block elements make the lines.
+        text = _SOURCE_BREAKS.sub(" ", text)
     text = _BREAKS.sub("\n", text)
     text = _CELLS.sub(" ", text)
     text = _TAGS.sub("", text)
@@ -442,12 +447,59 @@ def _walk(message: Message, found: _Walk) -> None:
             found.attached_messages.append(message_from_bytes(_part_bytes(message)))
         return
     if content_type == "text/plain":
-        found.plain.append(_part_text(message))
+        text = _part_text(message)
+        flowed = _flowed(message)
+        found.plain.append(text if flowed is None else unflow(text, delsp=flowed))
     elif content_type == "text/html":
         found.html.append(_part_text(message))
     elif content_type in ("text/rfc822-headers", "message/rfc822-headers"):
         # A bounce returns the headers of the message it could not deliver: history, not content.
         found.returned.append(_part_text(message))
+
+
+def _flowed(part: Message) -> bool | None:
+    """For a format=flowed part, whether delsp=yes; None for any other part."""
+    if "flowed" not in (headers.first(part, "content-type") or "").lower():
+        return None
+    try:
+        if str(part.get_param("format", "")).lower() != "flowed":
+            return None
+        return str(part.get_param("delsp", "")).lower() == "yes"
+    except Exception:  # a parameter the email package cannot read: take the lines as they are
+        return None
+
+
+def unflow(text: str, *, delsp: bool) -> str:
+    """Plain text sent as format=flowed (RFC 3676) with its soft line breaks joined.
+
+    A line that ends in a space goes on in the next line of the same quote depth (with
+    ``delsp`` the space was only the break's and goes too); a leading space is stuffing,
+    and the "-- " before a signature is not a soft break. Apple Mail and Thunderbird send
+    this: "our reference 26 014 " and "227" on the next line are one reference.
+    """
+    lines: list[str] = []
+    held: tuple[int, str] | None = None  # a soft-broken line's quote depth and text so far
+    for raw in text.split("\n"):
+        raw = raw.removesuffix("\r")
+        depth = len(raw) - len(raw.lstrip(">"))
+        content = raw[depth:].removeprefix(" ")
+        if held is not None:
+            if held[0] == depth:
+                content = held[1] + content
+            else:
+                lines.append(_quoted_line(*held))
+            held = None
+        if content.endswith(" ") and content != "-- ":
+            held = (depth, content[:-1] if delsp else content)
+        else:
+            lines.append(_quoted_line(depth, content))
+    if held is not None:
+        lines.append(_quoted_line(*held))
+    return "\n".join(lines)
+
+
+def _quoted_line(depth: int, content: str) -> str:
+    return f"{'>' * depth} {content}" if depth else content
 
 
 def _attached_part(inner: Message) -> ForwardedPart:

@@ -21,6 +21,7 @@ from inboxbot.domain.mailtext import (
     parse,
     split_body,
     split_subject,
+    unflow,
 )
 from inboxbot.domain.mimeparse import message_from_bytes
 
@@ -263,3 +264,42 @@ def test_any_transfer_encoding_reads_as_the_email_package_decodes_it(encoding: s
     # Blanks after the colon are not part of a header's value; any other spelling is not decoded.
     decoded = encoding.lstrip().lower() in ("base64", "quoted-printable", "x-uue")
     assert _as_sent(message_from_bytes(head + b"\r\nplain")) == (None if decoded else b"plain")
+
+
+def test_html_source_line_breaks_are_spaces() -> None:
+    markup = "<p>our reference 26&nbsp;019\n604. Thank you.</p><p>Please now send us:</p>"
+    assert html_to_text(markup) == "our reference 26 019 604. Thank you.\n\nPlease now send us:"
+
+
+def test_preformatted_html_keeps_its_lines() -> None:
+    assert html_to_text("<pre>line one\nline two</pre>") == "line one\nline two"
+
+
+@pytest.mark.parametrize(
+    ("flowed", "delsp", "plain"),
+    [
+        (
+            "our reference 26 014 \n227, your reference CAS-1208836.\n",
+            False,
+            "our reference 26 014 227, your reference CAS-1208836.\n",
+        ),
+        ("one word \nsplit\n", True, "one wordsplit\n"),
+        ("> quoted and \n> joined\nnew line\n", False, "> quoted and joined\nnew line\n"),
+        ("soft \n> not the same depth\n", False, "soft \n> not the same depth\n"),
+        ("Kind regards\n-- \nJane\n", False, "Kind regards\n-- \nJane\n"),
+        ("  stuffed line\n", False, " stuffed line\n"),
+    ],
+)
+def test_format_flowed_soft_breaks_are_joined(flowed: str, delsp: bool, plain: str) -> None:
+    assert unflow(flowed, delsp=delsp) == plain
+
+
+def test_a_flowed_message_keeps_a_reference_broken_across_lines() -> None:
+    raw = (
+        b"From: Investigator <investigator@lgo.org.uk>\nTo: ombudsman@northmere.gov.uk\n"
+        b"Subject: Further enquiries\nDate: Mon, 2 Mar 2026 09:00:00 +0000\n"
+        b'Content-Type: text/plain; charset="us-ascii"; format=flowed; delsp=no\n\n'
+        b"Thank you for the Council's response about Mr Delaney's complaint (our reference 26 014 \n"
+        b"227). Please send the care plan by 27 March 2026.\n"
+    )
+    assert "our reference 26 014 227)" in parse(raw).newest
