@@ -195,6 +195,8 @@ _REQUEST = re.compile(
     r"|expects?|expected|ordered|recommend\w*|deadline|(?:can|could|will|would)\s+you)\b"
 )
 _REQUEST_LOOKBACK = 200
+# "Please do not publish it before 00:01 on 12 November" is an embargo, not a deadline.
+_PROHIBITION = re.compile(r"\b(?:do\s+not|don't|don’t|must\s+not|should\s+not|may\s+not|not\s+to)\b")
 
 # The Ombudsman's own timescales are not the council's deadlines: "we will normally
 # update Mrs X within 10 working days", "I aim to make a decision within 12 weeks",
@@ -299,7 +301,10 @@ def find_deadlines(
         if held is not None and not _better(candidate, held):
             continue  # checked only when it would count: a letter can repeat a phrase hundreds of times
         lookback = max(units.start_of(unit), candidate.start - _REQUEST_LOOKBACK)
-        if candidate.needs_request and not _REQUEST.search(lowered, lookback, candidate.start):
+        if candidate.needs_request and (
+            not _REQUEST.search(lowered, lookback, candidate.start)
+            or _PROHIBITION.search(lowered, lookback, candidate.start)
+        ):
             continue
         if (
             not is_decision

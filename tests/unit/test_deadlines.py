@@ -134,6 +134,7 @@ NOT_DEADLINES = [
     "The response was due on 9 February but we have not received it.",
     "Under the Complaint Handling Code landlords must respond to stage 1 complaints within 10 working days.",
     "The stage 2 response was sent 34 working days after the escalation request.",
+    "Please do not publish it or share it outside the Council before 00:01 on Thursday 12 March 2026.",
     "The landlord issued its stage 1 response 45 working days late.",
     # The complainant's review window (tests/corpus/README.md).
     "You can ask for a review within a month.",
