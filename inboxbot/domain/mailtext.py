@@ -196,6 +196,7 @@ _BREAKS = re.compile(
 )
 _CELLS = re.compile(r"<\s*/?t[dh]\b[^>]*>", re.IGNORECASE)
 _SOURCE_BREAKS = re.compile(r"[ \t]*\r?\n[ \t]*")
+_PRE = re.compile(r"<pre\b", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]{0,2000}>")
 # Runs of blanks to become one space. A lone space is left alone: replacing each of a text's
 # hundreds of single spaces with itself cost half the time of reading the HTML.
@@ -211,7 +212,7 @@ def html_to_text(markup: str) -> str:
     """
     text = _COMMENTS.sub("", markup)
     text = _DROP_BLOCKS.sub("", text)
-    if "<pre" not in text and "<PRE" not in text:
+    if not _PRE.search(text):
         # A line break in HTML source is a space on the screen: "our reference 26 019" and
         # "604" on the next source line are one reference. Block elements make the lines.
         text = _SOURCE_BREAKS.sub(" ", text)

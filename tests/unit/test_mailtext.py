@@ -273,6 +273,7 @@ def test_html_source_line_breaks_are_spaces() -> None:
 
 def test_preformatted_html_keeps_its_lines() -> None:
     assert html_to_text("<pre>line one\nline two</pre>") == "line one\nline two"
+    assert html_to_text("<PRE>line one\nline two</PRE>") == "line one\nline two"
 
 
 @pytest.mark.parametrize(
