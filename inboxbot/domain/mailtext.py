@@ -397,8 +397,11 @@ def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], s
         # From the marker on: the quoted message's own header lines are history too, and its
         # Subject line may hold the only council reference ("Subject: ... - CAS-241556").
         return newest, [], text[cut.start :].strip(), signature
-    # The forwarded message may itself quote older history: keep only its newest part.
-    inner_newest, inner_forwards, inner_quoted, _ = split_body(rest, is_forward=False)
+    # The forwarded message may itself quote older history: keep only its newest part. When it was
+    # itself a forward ("FW: Final decision ..." passed from officer to officer), what it forwarded is
+    # forwarded content too.
+    inner_is_forward = split_subject(cut.subject)[0] == "fw"
+    inner_newest, inner_forwards, inner_quoted, _ = split_body(rest, is_forward=inner_is_forward)
     part = ForwardedPart(sender=cut.sender, subject=cut.subject, date=cut.date, text=inner_newest)
     return newest, [part, *inner_forwards], inner_quoted, signature
 

@@ -291,3 +291,25 @@ def test_a_flowed_message_keeps_a_reference_broken_across_lines() -> None:
         b"227). Please send the care plan by 27 March 2026.\n"
     )
     assert "our reference 26 014 227)" in parse(raw).newest
+
+
+def test_a_forward_of_a_forward_keeps_the_ombudsman_message_as_forwarded() -> None:
+    body = (
+        "Logging for the register please.\n\n"
+        "From: Dan Ferris <d.ferris@northmere.gov.uk>\nSent: 30 January 2026 10:02\n"
+        "To: Lisa Brennan <l.brennan@northmere.gov.uk>\n"
+        "Subject: FW: Final decision: complaint 25 016 270\n\n"
+        "Lisa - this came to me. Can you make sure RET have it?\n\n"
+        "From: Marcus Lindqvist <m.lindqvist@lgo.org.uk>\nSent: 30 January 2026 09:14\n"
+        "To: Dan Ferris <d.ferris@northmere.gov.uk>\n"
+        "Subject: Final decision: complaint 25 016 270\n\n"
+        "The Council should apologise within one month of this decision.\n"
+    )
+    newest, forwarded, quoted, _ = split_body(body, is_forward=True)
+    assert newest == "Logging for the register please."
+    assert [part.sender for part in forwarded] == [
+        "Dan Ferris <d.ferris@northmere.gov.uk>",
+        "Marcus Lindqvist <m.lindqvist@lgo.org.uk>",
+    ]
+    assert forwarded[1].text == "The Council should apologise within one month of this decision."
+    assert quoted == ""
