@@ -354,6 +354,7 @@ def _first_cut(text: str, is_forward: bool) -> _Cut | None:
 
 _SIGNOFF = Caseless(
     r"^[ \t]*(?:--[ \t]*$|(?:kind|best|warm|many)?[ \t]*regards\b[^\n]{0,20}$"
+    r"|(?:best|kind|warm)[ \t]+wishes,?[ \t]*$"
     r"|yours[ \t]+(?:sincerely|faithfully)\b"
     r"|thanks(?: and regards)?,?[ \t]*$|thank you,?[ \t]*$|sent from my \w+)",
     re.MULTILINE,
@@ -384,6 +385,24 @@ def strip_signature(text: str) -> tuple[str, str]:
     return text[:cut].strip(), text[cut:].strip()
 
 
+def _inline_answers(history: str) -> str:
+    """The sender's own lines among the ">" quoted lines of ``history``: a reply that answers
+    each point of the quoted message under it ("> 1. Can we send it by 22 October?" / "Yes,
+    please send it by 22 October.") says its newest things there, not above the quote."""
+    lines = history.split("\n")
+    quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">")]
+    if not quoted:
+        return ""
+    answers: list[str] = []
+    for line in lines[quoted[0] + 1 :]:
+        if line.strip() and not line.lstrip().startswith(">"):
+            answers.append(line.strip())
+        elif answers and answers[-1]:
+            answers.append("")  # a quoted or blank line ends an answer's paragraph
+    own, _ = strip_signature("\n".join(answers))
+    return own
+
+
 def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], str, str]:
     """(newest part, forwarded parts, quoted history, signature) of a plain-text body."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -396,7 +415,11 @@ def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], s
     if not cut.forward:
         # From the marker on: the quoted message's own header lines are history too, and its
         # Subject line may hold the only council reference ("Subject: ... - CAS-241556").
-        return newest, [], text[cut.start :].strip(), signature
+        history = text[cut.start :]
+        answers = _inline_answers(history)
+        if answers:
+            newest = f"{newest}\n\n{answers}" if newest else answers
+        return newest, [], history.strip(), signature
     # The forwarded message may itself quote older history: keep only its newest part. When it was
     # itself a forward ("FW: Final decision ..." passed from officer to officer), what it forwarded is
     # forwarded content too.

@@ -313,3 +313,31 @@ def test_a_forward_of_a_forward_keeps_the_ombudsman_message_as_forwarded() -> No
     ]
     assert forwarded[1].text == "The Council should apologise within one month of this decision."
     assert quoted == ""
+
+
+def test_answers_written_between_the_quoted_questions_are_the_newest_part() -> None:
+    body = (
+        "Thanks for your questions. My answers are below each one.\n\n"
+        "On 06/10/2026 14:32, Sam Whitlow wrote:\n"
+        "> 1. We think we can send the care plans by 22 October. Is that acceptable?\n\n"
+        "Yes, that's fine. Please send the care plans by 22 October.\n\n"
+        "> 2. Do you need the financial assessment as well?\n\n"
+        "Yes please - I do need the financial assessment.\n"
+        "> Kind regards\n> Sam Whitlow\n\n"
+        "Best wishes\nNiamh\n"
+    )
+    newest, forwarded, quoted, _ = split_body(body, is_forward=False)
+    assert newest == (
+        "Thanks for your questions. My answers are below each one.\n\n"
+        "Yes, that's fine. Please send the care plans by 22 October.\n\n"
+        "Yes please - I do need the financial assessment."
+    )
+    assert forwarded == []
+    assert "> 2. Do you need the financial assessment as well?" in quoted
+
+
+def test_a_reply_above_the_quote_gains_nothing_from_it() -> None:
+    body = "Thank you, received.\n\nOn Mon, 2 Mar 2026, Jo wrote:\n> Please find the evidence.\n> Jo\n"
+    newest, _, quoted, _ = split_body(body, is_forward=False)
+    assert newest == "Thank you, received."
+    assert quoted.endswith("> Jo")
