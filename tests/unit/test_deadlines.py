@@ -136,6 +136,7 @@ NOT_DEADLINES = [
     "The stage 2 response was sent 34 working days after the escalation request.",
     "Please do not publish it or share it outside the Council before 00:01 on Thursday 12 March 2026.",
     "The landlord issued its stage 1 response 45 working days late.",
+    "The stage 1 response took 41 working days, well beyond the 10 working days the Code allows.",
     # The complainant's review window (tests/corpus/README.md).
     "You can ask for a review within a month.",
     "If Mr Ibekwe has new information he can ask us to review it within one month.",
