@@ -389,18 +389,24 @@ def _inline_answers(history: str) -> str:
     """The sender's own lines among the ">" quoted lines of ``history``: a reply that answers
     each point of the quoted message under it ("> 1. Can we send it by 22 October?" / "Yes,
     please send it by 22 October.") says its newest things there, not above the quote."""
-    lines = history.split("\n")
-    quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">")]
-    if not quoted:
+    first = _first_quoted_line(history)
+    after = history.find("\n", first) if first != -1 else -1
+    if after == -1:  # no ">" quoting (Outlook's header blocks), or nothing after it: most mail
         return ""
-    answers: list[str] = []
-    for line in lines[quoted[0] + 1 :]:
-        if line.strip() and not line.lstrip().startswith(">"):
-            answers.append(line.strip())
-        elif answers and answers[-1]:
-            answers.append("")  # a quoted or blank line ends an answer's paragraph
-    own, _ = strip_signature("\n".join(answers))
+    paragraphs: list[str] = []
+    end = -1
+    for line in _UNQUOTED_LINE.finditer(history, after):
+        if paragraphs and history.count("\n", end, line.start()) == 1:
+            paragraphs[-1] += "\n" + line.group().strip()  # the next line of the same answer
+        else:
+            paragraphs.append(line.group().strip())
+        end = line.end()
+    own, _ = strip_signature("\n\n".join(paragraphs))
     return own
+
+
+# A line with something on it that is not ">" quoting.
+_UNQUOTED_LINE = re.compile(r"^[ \t]*[^>\s][^\n]*", re.MULTILINE)
 
 
 def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], str, str]:
