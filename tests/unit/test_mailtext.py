@@ -43,6 +43,11 @@ def test_reply_quotes_are_not_the_newest_part() -> None:
     assert "received a complaint" in quoted
 
 
+def _outlook_header(sender: str, sent: str, to: str, subject: str) -> str:
+    """The header block Outlook puts above a message it quotes or forwards."""
+    return f"From: {sender}\nSent: {sent}\nTo: {to}\nSubject: {subject}\n\n"
+
+
 @pytest.mark.parametrize(
     "marker",
     ["________________________________", "-----Original Message-----"],
@@ -51,11 +56,13 @@ def test_an_outlook_header_block_starts_the_history_and_stays_in_it(marker: str)
     body = (
         "Please confirm which option the Council will agree to by 22 September.\n\n"
         f"{marker}\n"
-        "From: Resident Experience Team <ombudsman@northmere.gov.uk>\n"
-        "Sent: 01 September 2026 15:47\n"
-        "To: Daniel Roe <daniel.roe@lgo.org.uk>\n"
-        "Subject: 26 003 871 - remedy options - CAS-241556\n\n"
-        "Dear Mr Roe, Adult Social Care have suggested two remedies.\n"
+        + _outlook_header(
+            "Resident Experience Team <ombudsman@northmere.gov.uk>",
+            "01 September 2026 15:47",
+            "Daniel Roe <daniel.roe@lgo.org.uk>",
+            "26 003 871 - remedy options - CAS-241556",
+        )
+        + "Dear Mr Roe, Adult Social Care have suggested two remedies.\n"
     )
     newest, forwarded, quoted, _ = split_body(body, is_forward=False)
     assert newest == "Please confirm which option the Council will agree to by 22 September."
@@ -296,14 +303,20 @@ def test_a_flowed_message_keeps_a_reference_broken_across_lines() -> None:
 def test_a_forward_of_a_forward_keeps_the_ombudsman_message_as_forwarded() -> None:
     body = (
         "Logging for the register please.\n\n"
-        "From: Dan Ferris <d.ferris@northmere.gov.uk>\nSent: 30 January 2026 10:02\n"
-        "To: Lisa Brennan <l.brennan@northmere.gov.uk>\n"
-        "Subject: FW: Final decision: complaint 25 016 270\n\n"
-        "Lisa - this came to me. Can you make sure RET have it?\n\n"
-        "From: Marcus Lindqvist <m.lindqvist@lgo.org.uk>\nSent: 30 January 2026 09:14\n"
-        "To: Dan Ferris <d.ferris@northmere.gov.uk>\n"
-        "Subject: Final decision: complaint 25 016 270\n\n"
-        "The Council should apologise within one month of this decision.\n"
+        + _outlook_header(
+            "Dan Ferris <d.ferris@northmere.gov.uk>",
+            "30 January 2026 10:02",
+            "Lisa Brennan <l.brennan@northmere.gov.uk>",
+            "FW: Final decision: complaint 25 016 270",
+        )
+        + "Lisa - this came to me. Can you make sure RET have it?\n\n"
+        + _outlook_header(
+            "Marcus Lindqvist <m.lindqvist@lgo.org.uk>",
+            "30 January 2026 09:14",
+            "Dan Ferris <d.ferris@northmere.gov.uk>",
+            "Final decision: complaint 25 016 270",
+        )
+        + "The Council should apologise within one month of this decision.\n"
     )
     newest, forwarded, quoted, _ = split_body(body, is_forward=True)
     assert newest == "Logging for the register please."
