@@ -114,6 +114,19 @@ def content_charset(part: Message) -> str | None:
     return match.group(1).lower()
 
 
+def flowed(part: Message) -> bool | None:
+    """For a format=flowed part (RFC 3676), whether delsp=yes; None for any other part. The email
+    package's parameter parser runs only when the header names "flowed" at all."""
+    if "flowed" not in (first(part, "content-type") or "").lower():
+        return None
+    try:
+        if str(part.get_param("format", "")).lower() != "flowed":
+            return None
+        return str(part.get_param("delsp", "")).lower() == "yes"
+    except Exception:  # a parameter the email package cannot read: take the lines as they are
+        return None
+
+
 def filename(part: Message) -> str | None:
     """``part.get_filename()``, skipping the email package's parameter parser when neither header
     can name a file."""

@@ -417,7 +417,6 @@ def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], s
         newest, signature = strip_signature(text)
         return newest, [], "", signature
     newest, signature = strip_signature(text[: cut.start])
-    rest = text[cut.body_start :]
     if not cut.forward:
         # From the marker on: the quoted message's own header lines are history too, and its
         # Subject line may hold the only council reference ("Subject: ... - CAS-241556").
@@ -430,7 +429,9 @@ def split_body(text: str, is_forward: bool) -> tuple[str, list[ForwardedPart], s
     # itself a forward ("FW: Final decision ..." passed from officer to officer), what it forwarded is
     # forwarded content too.
     inner_is_forward = split_subject(cut.subject)[0] == "fw"
-    inner_newest, inner_forwards, inner_quoted, _ = split_body(rest, is_forward=inner_is_forward)
+    inner_newest, inner_forwards, inner_quoted, _ = split_body(
+        text[cut.body_start :], is_forward=inner_is_forward
+    )
     part = ForwardedPart(sender=cut.sender, subject=cut.subject, date=cut.date, text=inner_newest)
     return newest, [part, *inner_forwards], inner_quoted, signature
 
@@ -481,25 +482,13 @@ def _walk(message: Message, found: _Walk) -> None:
         return
     if content_type == "text/plain":
         text = _part_text(message)
-        flowed = _flowed(message)
+        flowed = headers.flowed(message)
         found.plain.append(text if flowed is None else unflow(text, delsp=flowed))
     elif content_type == "text/html":
         found.html.append(_part_text(message))
     elif content_type in ("text/rfc822-headers", "message/rfc822-headers"):
         # A bounce returns the headers of the message it could not deliver: history, not content.
         found.returned.append(_part_text(message))
-
-
-def _flowed(part: Message) -> bool | None:
-    """For a format=flowed part, whether delsp=yes; None for any other part."""
-    if "flowed" not in (headers.first(part, "content-type") or "").lower():
-        return None
-    try:
-        if str(part.get_param("format", "")).lower() != "flowed":
-            return None
-        return str(part.get_param("delsp", "")).lower() == "yes"
-    except Exception:  # a parameter the email package cannot read: take the lines as they are
-        return None
 
 
 def unflow(text: str, *, delsp: bool) -> str:
