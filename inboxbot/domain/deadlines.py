@@ -210,7 +210,7 @@ _PROHIBITION = re.compile(r"\b(?:do\s+not|don't|don’t|must\s+not|should\s+not|
 # ("we will issue a CHFO if we do not receive it by ..."). Verbs such as
 # "consider" are left out on purpose: "we will consider comments received by 3
 # April" is the council's deadline.
-_OWN_TIMESCALE = re.compile(
+_OWN_TIMESCALE = (
     r"\b(?:we|i|the\s+ombudsman)\s+(?:will|would|shall|aims?|expects?|intends?|hopes?|try|tries|plans?)\b"
     r"(?:\s+(?:normally|usually|generally|then|now|also|aim|expect|try|hope|to|be|able))*"
     r"\s+(?:update|issue|make|reach|decide|respond|reply|write|contact|complete|finish|publish|share|tell"
@@ -219,17 +219,20 @@ _OWN_TIMESCALE = re.compile(
 )
 
 # A review window is a right, not a duty: "he can ask us to review it within one month".
-_REVIEW_WINDOW = re.compile(
+_REVIEW_WINDOW = (
     r"\b(?:ask|request|apply)(?:s|ed|ing)?\s+(?:(?:us|for|to)\s+)*(?:a\s+)?review\b"
     r"(?:\s+[\w'’,-]+){0,6}?\s*$"
 )
 
 # A duty of every landlord or council, stated as a rule, is nobody's deadline: "Under the Complaint
 # Handling Code landlords must respond to stage 1 complaints within 10 working days."
-_GENERAL_DUTY = re.compile(
+_GENERAL_DUTY = (
     r"\b(?:landlords|councils|local\s+authorities|organisations)\s+"
     r"(?:must|should|are\s+(?:required|expected)\s+to|have\s+to|need\s+to)\b[^.;]*$"
 )
+
+# Each of the three just above says whose period it is not; one pass over the text looks for all three.
+_NOT_THE_COUNCILS = re.compile(f"(?:{_OWN_TIMESCALE})|(?:{_REVIEW_WINDOW})|(?:{_GENERAL_DUTY})")
 
 # Outside a decision, a period in what the council "agreed to" recalls the decision's remedy.
 _AGREED = re.compile(r"\bagreed\s+to\b")
@@ -320,11 +323,7 @@ def find_deadlines(
             )
         ):
             continue
-        if (
-            _OWN_TIMESCALE.search(lowered, lookback, candidate.start)
-            or _REVIEW_WINDOW.search(lowered, lookback, candidate.start)
-            or _GENERAL_DUTY.search(lowered, lookback, candidate.start)
-        ):
+        if _NOT_THE_COUNCILS.search(lowered, lookback, candidate.start):
             continue
         chosen[key] = candidate
     deadlines: dict[tuple[date, str], tuple[int, Deadline]] = {}
