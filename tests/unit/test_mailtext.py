@@ -112,7 +112,15 @@ def test_html_only_body_is_read() -> None:
 
 @given(st.text(st.sampled_from([" ", "\t", "\u00a0", "a", "\n"]), max_size=30))
 def test_runs_of_blanks_become_one_space(text: str) -> None:
-    assert mailtext._SPACES.sub(" ", text) == re.sub(r"[ \t\u00a0]+", " ", text)
+    assert mailtext._one_space(text) == re.sub(r"[ \t\u00a0]+", " ", text)
+
+
+_SOURCE_PIECES = st.sampled_from(["a", " ", "\t", "\u00a0", "\n", "\r\n", "&nbsp;"])
+
+
+@given(st.lists(_SOURCE_PIECES, max_size=40).map("".join))
+def test_html_source_line_breaks_and_their_blanks_read_as_one_space(source: str) -> None:
+    assert mailtext.html_to_text(source) == " ".join(source.replace("&nbsp;", " ").split())
 
 
 def _alternative(plain: str) -> bytes:
