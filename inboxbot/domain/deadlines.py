@@ -179,6 +179,8 @@ _PAST_PERIOD_AFTER = re.compile(r"\s+(?:after|late|later|ago)\b")
 _PAST_WORDS = (
     *("took", "taken", "taking", "takes", "after", "over", "more than", "longer than"),
     *("beyond the", "outside the", "beyond", "outside"),
+    # "far longer than the 65 working day maximum", "against the 20 working days set by the Code"
+    *("than the", "against the", "against"),
 )
 _PAST_PERIOD_BACKWARDS = re.compile(
     rf"\s+(?:{_backwards(*_PAST_WORDS)}"
@@ -233,6 +235,36 @@ _GENERAL_DUTY = (
 
 # Each of the three just above says whose period it is not; one pass over the text looks for all three.
 _NOT_THE_COUNCILS = re.compile(f"(?:{_OWN_TIMESCALE})|(?:{_REVIEW_WINDOW})|(?:{_GENERAL_DUTY})")
+
+# A period counted from some event ("within 6 weeks of a request", "within 10 working days of the
+# complaint being acknowledged") is a rule about such events, not a deadline this letter sets; only
+# a period counted from this letter, or from the decision or report it is, counts from day 0.
+_COUNTED_FROM = re.compile(
+    r"[\"'”’)]*\s+(?:of|from|after|following)\s+(?:the\s+date\s+of\s+)?(?:(?:receipt\s+of|receiving)\s+)?"
+)
+_THIS_LETTER = re.compile(
+    r"(?:this|these|my|our|today|it|them|receipt|issue|that\s+date)\b"
+    r"|the\s+(?:date|final|decision|determination|report|order|email|e-mail|letter|ombudsman)\b"
+)
+
+# A period that a policy, code or law sets, or that someone should have met, describes the rules of
+# the complaint: "its complaints policy says it will respond within 20 working days", "the Code
+# requires a stage 1 response within 10 working days", "it should have acknowledged the complaint
+# within 5 working days". Only in the same sentence, and never when the verb's subject is "we", "I"
+# or "you": "under the Scheme we require the landlord to provide it within 15 working days".
+# Nor when the rest of the sentence speaks to "you": "the Scheme says we can ask you to provide ...".
+_DESCRIBED_RULE = re.compile(
+    r"\b(?:policy|policies|procedures?|scheme|code|guidance|regulations|standards?|charter|legislation"
+    r"|law|act\s+[0-9]{4})\b,?(?:\s+[^\s.;:]+){0,6}?(?<!\bwe)(?<!\bi)(?<!\byou)"
+    r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?)\b"
+    r"(?:(?!\b(?:you|we)\b)[^.;!?])*$"
+    r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
+)
+# "the 10 working days required by the Code", "the 65 working day maximum": a rule named, not set.
+_RULE_NAMED = re.compile(
+    r"\s+(?:maximum|limit|target|timescale)\b"
+    r"|\s+(?:required|set|allowed|specified|prescribed|laid\s+down)\s+(?:out\s+)?(?:by|in|under)\b"
+)
 
 # Outside a decision, a period in what the council "agreed to" recalls the decision's remedy.
 _AGREED = re.compile(r"\bagreed\s+to\b")
@@ -325,6 +357,8 @@ def find_deadlines(
             continue
         if _NOT_THE_COUNCILS.search(lowered, lookback, candidate.start):
             continue
+        if candidate.source == "relative" and not _set_by_this_letter(lowered, candidate, lookback):
+            continue
         chosen[key] = candidate
     deadlines: dict[tuple[date, str], tuple[int, Deadline]] = {}
     for (due, unit), candidate in sorted(chosen.items(), key=lambda item: item[1].start):
@@ -335,6 +369,17 @@ def find_deadlines(
             deadlines[due, summary] = (candidate.start, Deadline(due, candidate.source, summary, evidence))
     ordered = sorted(deadlines.values(), key=lambda pair: (pair[1].due, pair[0]))
     return [deadline for _, deadline in ordered]
+
+
+def _set_by_this_letter(lowered: str, candidate: _Candidate, lookback: int) -> bool:
+    """Whether a period is one this letter sets, rather than a rule it describes (see _COUNTED_FROM,
+    _DESCRIBED_RULE and _RULE_NAMED). A period counted from this letter always is."""
+    counted_from = _COUNTED_FROM.match(lowered, candidate.end)
+    if counted_from is not None:
+        return _THIS_LETTER.match(lowered, counted_from.end()) is not None
+    if _RULE_NAMED.match(lowered, candidate.end):
+        return False
+    return _DESCRIBED_RULE.search(lowered, lookback, candidate.start) is None
 
 
 def _lower(text: str) -> str:

@@ -57,6 +57,11 @@ PHRASES_WITH_A_DEADLINE = [
     ("The landlord must respond within the next 18 working days.", "2026-04-02", "relative"),
     ("Please confirm receipt within one working day.", "2026-03-10", "relative"),
     ("Please reply within 25 working days.", "2026-04-15", "relative"),
+    # Counted from this letter, or with "we" or "you" as the subject, a period near a rule is still set.
+    ("The Code requires you to respond within 10 working days of this letter.", "2026-03-23", "relative"),
+    ("Under the Scheme we require the landlord to send it within 15 working days.", "2026-03-30", "relative"),
+    ("The Scheme says we can ask you to send these within 15 working days.", "2026-03-30", "relative"),
+    ("Please send it within 10 working days of receiving this email.", "2026-03-23", "relative"),
     # Calendar periods count from the letter's date and are not moved off weekends or bank holidays.
     (
         "The landlord is ordered to apologise within four weeks of the date of this determination.",
@@ -169,6 +174,20 @@ NOT_DEADLINES = [
     "We aim to respond to correspondence within 10 working days.",
     "I aim to make a decision within 12 weeks but will keep you updated.",
     "We expect to issue our draft decision by 3 April 2026.",
+    # Periods counted from some other event are rules about such events.
+    "The Council must decide whether to carry out an assessment within 6 weeks of a request.",
+    "A stage 3 review panel should be held within 30 working days of the request.",
+    "Landlords must investigate potential hazards within 10 working days of becoming aware of them.",
+    "It told her it would review the case “within 6 weeks” of the sheets being returned.",
+    # Periods that a policy, code or law sets, or that should have been met.
+    "Its complaints policy says it will respond within 20 working days.",
+    "The Code requires a stage 1 response within 10 working days.",
+    "The landlord's ASB policy, which you provided, says it will contact the resident within 3 working days.",
+    "The Council's highways policy says Category 2 defects should be repaired within 28 days.",
+    "Under the Code it should have acknowledged the complaint within 5 working days.",
+    "It took 29 weeks, far longer than the 65 working day maximum.",
+    "Its stage 2 response took 47 working days, against the 20 working days set by the Code.",
+    "It did not respond within the 10 working days required by the Complaint Handling Code.",
     "",
 ]
 
