@@ -260,6 +260,13 @@ _DESCRIBED_RULE = re.compile(
     r"(?:(?!\b(?:you|we)\b)[^.;!?])*$"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
 )
+# Any date, and what asks for something now rather than recalling that it was asked (see _recalls_the_past).
+_ANY_DATE = re.compile(_DATE)
+_ASKS_NOW = re.compile(
+    r"\b(?:please|kindly|grateful|now|must|need|needs|will|shall|can\s+you|could\s+you|(?:is|are)\s+ordered"
+    r"|(?:we|i)\s+(?:ask|require|request|expect)|should(?!\s+have))\b"
+)
+
 # "the 10 working days required by the Code", "the 65 working day maximum": a rule named, not set.
 _RULE_NAMED = re.compile(
     r"\s+(?:maximum|limit|target|timescale)\b"
@@ -357,7 +364,9 @@ def find_deadlines(
             continue
         if _NOT_THE_COUNCILS.search(lowered, lookback, candidate.start):
             continue
-        if candidate.source == "relative" and not _set_by_this_letter(lowered, candidate, lookback):
+        if candidate.source == "relative" and not _set_by_this_letter(
+            lowered, candidate, lookback, letter_date
+        ):
             continue
         chosen[key] = candidate
     deadlines: dict[tuple[date, str], tuple[int, Deadline]] = {}
@@ -371,15 +380,38 @@ def find_deadlines(
     return [deadline for _, deadline in ordered]
 
 
-def _set_by_this_letter(lowered: str, candidate: _Candidate, lookback: int) -> bool:
-    """Whether a period is one this letter sets, rather than a rule it describes (see _COUNTED_FROM,
-    _DESCRIBED_RULE and _RULE_NAMED). A period counted from this letter always is."""
+def _set_by_this_letter(lowered: str, candidate: _Candidate, lookback: int, letter_date: date) -> bool:
+    """Whether a period is one this letter sets, rather than a rule it describes or a past it recalls
+    (see _COUNTED_FROM, _DESCRIBED_RULE, _RULE_NAMED and _recalls_the_past). A period counted from this
+    letter always is."""
     counted_from = _COUNTED_FROM.match(lowered, candidate.end)
     if counted_from is not None:
         return _THIS_LETTER.match(lowered, counted_from.end()) is not None
     if _RULE_NAMED.match(lowered, candidate.end):
         return False
-    return _DESCRIBED_RULE.search(lowered, lookback, candidate.start) is None
+    if _DESCRIBED_RULE.search(lowered, lookback, candidate.start) is not None:
+        return False
+    return not _recalls_the_past(
+        lowered, _sentence_start(lowered, lookback, candidate.start), candidate, letter_date
+    )
+
+
+def _sentence_start(lowered: str, lookback: int, position: int) -> int:
+    """Where the sentence holding ``position`` starts, looking no further back than ``lookback``."""
+    ends = (lowered.rfind(end, lookback, position) for end in (". ", ".\n", "? ", "! ", "; "))
+    return max([lookback, *(found + 2 for found in ends if found >= 0)])
+
+
+def _recalls_the_past(lowered: str, sentence: int, candidate: _Candidate, letter_date: date) -> bool:
+    """Whether the sentence before a period names a date before this letter and asks nothing now:
+    "On 10 September we asked the landlord to provide evidence within 15 working days" recalls an
+    earlier request, "It decided to assess on 14 February 2025, within 6 weeks" what happened.
+    "Further to my letter of 3 March, please provide it within 20 working days" asks now."""
+    for match in _ANY_DATE.finditer(lowered, sentence, candidate.start):
+        past = _date_of(match, letter_date)
+        if past is not None and past < letter_date:
+            return _ASKS_NOW.search(lowered, sentence, candidate.start) is None
+    return False
 
 
 def _lower(text: str) -> str:

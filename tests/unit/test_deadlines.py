@@ -62,6 +62,8 @@ PHRASES_WITH_A_DEADLINE = [
     ("Under the Scheme we require the landlord to send it within 15 working days.", "2026-03-30", "relative"),
     ("The Scheme says we can ask you to send these within 15 working days.", "2026-03-30", "relative"),
     ("Please send it within 10 working days of receiving this email.", "2026-03-23", "relative"),
+    ("Further to my letter of 3 March 2026, please reply within 20 working days.", "2026-04-08", "relative"),
+    ("As I explained on 2 March, I need the information within 10 working days.", "2026-03-23", "relative"),
     # Calendar periods count from the letter's date and are not moved off weekends or bank holidays.
     (
         "The landlord is ordered to apologise within four weeks of the date of this determination.",
@@ -188,6 +190,10 @@ NOT_DEADLINES = [
     "It took 29 weeks, far longer than the 65 working day maximum.",
     "Its stage 2 response took 47 working days, against the 20 working days set by the Code.",
     "It did not respond within the 10 working days required by the Complaint Handling Code.",
+    # Periods in a sentence about a date before the letter recall the past, unless it asks for something now.
+    "On 10 February we asked the landlord to provide evidence within 15 working days.",
+    "We wrote on 18 February 2026 asking for further information, within 10 working days.",
+    "It decided to assess on 14 February 2025, within 6 weeks.",
     "",
 ]
 
