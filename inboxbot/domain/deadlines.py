@@ -260,6 +260,25 @@ _DESCRIBED_RULE = re.compile(
     r"(?:(?!\b(?:you|we)\b)[^.;!?])*$"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
 )
+# The headings of a decision's sections on the law, guidance and policies, and on what happened
+# (the Ombudsmen's own: "Relevant law and guidance", "Legal and administrative background", "What
+# should have happened", "Summary of events"). A period there is never the council's deadline: "The
+# panel should send its report within 5 working days" under "Law and guidance" states the procedure.
+# A section ends at the next line that looks like a heading: short, capitalised, unpunctuated.
+_LAW_HEADING = re.compile(
+    r"^[ \t]*(?:relevant\s+|the\s+)?(?:law|legislation|legal\s+background"
+    r"|legal\s+and\s+administrative\s+background|(?:legal|relevant)\s+(?:and\s+)?(?:policy\s+)?framework"
+    r"|law\s+and\s+guidance|law,\s+guidance\s+and\s+polic(?:y|ies)"
+    r"|polic(?:y|ies)(?:\s+and\s+procedures?)?|what\s+should\s+have\s+happened|what\s+happened"
+    r"|(?:background\s+and\s+)?summary\s+of\s+events|chronology)[ \t]*:?[ \t]*$",
+    re.MULTILINE,
+)
+_ANY_HEADING = re.compile(r"^[ \t]*[A-Z][^\n.:;,!?]{0,58}[ \t]*:?[ \t]*$", re.MULTILINE)
+
+_ASKS_YOU = re.compile(
+    r"\b(?:please|kindly|grateful|(?:can|could|would)\s+you|(?:we|i)\s+(?:ask|need|require|request))\b"
+)
+
 # Any date, and what asks for something now rather than recalling that it was asked (see _recalls_the_past).
 _ANY_DATE = re.compile(_DATE)
 _ASKS_NOW = re.compile(
@@ -276,9 +295,11 @@ _RULE_NAMED = re.compile(
 # Outside a decision, a period in what the council "agreed to" recalls the decision's remedy.
 _AGREED = re.compile(r"\bagreed\s+to\b")
 
-# A period counted from "the final decision" starts from this letter only when it is the decision.
+# A period counted from "the final decision" (or "the report") starts from this letter only when it is
+# the decision (or the report).
 _OF_DECISION = re.compile(
-    r"\s+(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:the|my|our|this|its)\s+(?:final\s+)?(?:decision|determination)\b"
+    r"\s+(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:(?:receipt\s+of|receiving)\s+)?"
+    r"(?:the|my|our|this|its)\s+(?:final\s+)?(?:decision|determination|report)\b"
 )
 
 # A numbered or bulleted item: "1.", "2)", "(3)", "3.1", "a)", "(b)", "(iv)", "Order 2:", "•", "-".
@@ -340,8 +361,11 @@ def find_deadlines(
     # Only the items and sentences up to the last candidate are needed: a long letter's
     # text after its last date is never cut into units.
     units = _Units(text, until=max(candidate.start for candidate in candidates))
+    law = _law_sections(text, lowered)
     chosen: dict[tuple[date, int], _Candidate] = {}
     for candidate in candidates:
+        if law and _in_sections(law, candidate.start) and not _asked_of_the_council(lowered, candidate):
+            continue
         unit = units.index_of(candidate.start)
         key = (candidate.due, unit)
         held = chosen.get(key)
@@ -380,13 +404,40 @@ def find_deadlines(
     return [deadline for _, deadline in ordered]
 
 
+def _law_sections(text: str, lowered: str) -> list[tuple[int, int]]:
+    """Where a decision sets out the law, guidance or policies, or what happened: from a heading
+    such as "Law and guidance" or "Summary of events" to the next heading (_LAW_HEADING)."""
+    sections = []
+    for heading in _LAW_HEADING.finditer(lowered):
+        after = _ANY_HEADING.search(text, heading.end())
+        sections.append((heading.end(), len(text) if after is None else after.start()))
+    return sections
+
+
+def _in_sections(sections: list[tuple[int, int]], position: int) -> bool:
+    return any(start <= position < end for start, end in sections)
+
+
+def _asked_of_the_council(lowered: str, candidate: _Candidate) -> bool:
+    """Whether a period is counted from this letter, or its sentence asks the council for something
+    ("please", "could you"): even under a heading such as "What happened" that is a request."""
+    if _counted_from_this_letter(lowered, candidate):
+        return True
+    sentence = _sentence_start(lowered, max(0, candidate.start - _REQUEST_LOOKBACK), candidate.start)
+    return _ASKS_YOU.search(lowered, sentence, candidate.start) is not None
+
+
+def _counted_from_this_letter(lowered: str, candidate: _Candidate) -> bool:
+    counted_from = _COUNTED_FROM.match(lowered, candidate.end)
+    return counted_from is not None and _THIS_LETTER.match(lowered, counted_from.end()) is not None
+
+
 def _set_by_this_letter(lowered: str, candidate: _Candidate, lookback: int, letter_date: date) -> bool:
     """Whether a period is one this letter sets, rather than a rule it describes or a past it recalls
     (see _COUNTED_FROM, _DESCRIBED_RULE, _RULE_NAMED and _recalls_the_past). A period counted from this
     letter always is."""
-    counted_from = _COUNTED_FROM.match(lowered, candidate.end)
-    if counted_from is not None:
-        return _THIS_LETTER.match(lowered, counted_from.end()) is not None
+    if _COUNTED_FROM.match(lowered, candidate.end) is not None:
+        return _counted_from_this_letter(lowered, candidate)
     if _RULE_NAMED.match(lowered, candidate.end):
         return False
     if _DESCRIBED_RULE.search(lowered, lookback, candidate.start) is not None:

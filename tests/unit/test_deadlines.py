@@ -266,11 +266,23 @@ def test_a_date_without_a_year_is_the_nearest_one(letter_date: date, phrase: str
         "Pay Mrs Khan £350 within one month of the final decision.",
         "Review the procedure within three months of the date of our determination.",
         "In our final decision the Council agreed to pay £500 within three months.",
+        "The Council should respond within 15 working days of receiving the report.",
     ],
 )
 def test_a_remedy_period_counts_from_the_letter_only_in_a_decision(text: str) -> None:
     assert [found.source for found in deadlines(text)] == ["relative"]
     assert find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False) == []
+
+
+def test_a_decisions_sections_on_the_law_and_on_what_happened_set_no_deadlines() -> None:
+    text = (
+        "Law and guidance\n4. The stage 2 investigation should be completed within 25 working days.\n"
+        "The panel should send its report within 5 working days.\n"
+        "Summary of events\n5. The landlord assessed her application within eight weeks.\n"
+        "What happened\n6. The Council was at fault. Please send any comments within 10 working days.\n"
+        "Orders\n7. Within four weeks of the date of this report, the landlord must pay £100.\n"
+    )
+    assert [found.evidence for found in deadlines(text)] == ["within 10 working days", "Within four weeks"]
 
 
 def test_outside_a_decision_a_request_still_sets_its_deadline() -> None:
