@@ -415,7 +415,9 @@ def _law_sections(text: str, lowered: str) -> list[tuple[int, int]]:
 
 
 def _in_sections(sections: list[tuple[int, int]], position: int) -> bool:
-    return any(start <= position < end for start, end in sections)
+    """Whether ``position`` is in one of ``sections``, which are in order of start and of end."""
+    at = bisect_right(sections, position, key=lambda section: section[0]) - 1
+    return at >= 0 and position < sections[at][1]
 
 
 def _asked_of_the_council(lowered: str, candidate: _Candidate) -> bool:
