@@ -149,7 +149,7 @@ _TIME_OF_DAY = (
 # No leading \b: Python's re checks it at every position of the text, which
 # costs more than the whole match; the word boundary is checked on the hits.
 _DEADLINE_CUE = (
-    r"no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|before"
+    r"no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|before|you\s+have\s+until|until"
     # "deadline of", "deadline is", "deadline:", "the deadline for your comments is"
     r"|deadline(?:\s+date)?(?:\s+for(?:\s+[a-z']{1,20}){1,4}?(?:\s+is)?|\s+is|\s+of)?(?=\s*:|\s)"
     r"|due(?:\s+(?:on|by))?|by"
@@ -180,7 +180,7 @@ _PAST_WORDS = (
     *("took", "taken", "taking", "takes", "after", "over", "more than", "longer than"),
     *("beyond the", "outside the", "beyond", "outside"),
     # "far longer than the 65 working day maximum", "against the 20 working days set by the Code"
-    *("than the", "against the", "against"),
+    *("than the", "against the", "against", "against the code's", "against its"),
 )
 _PAST_PERIOD_BACKWARDS = re.compile(
     rf"\s+(?:{_backwards(*_PAST_WORDS)}"
@@ -202,6 +202,8 @@ _REQUEST = re.compile(
     r"|expects?|expected|ordered|recommend\w*|deadline|(?:can|could|will|would)\s+you)\b"
 )
 _REQUEST_LOOKBACK = 200
+# How far back the sentence of a period is read for the rule it states or the past it tells.
+_SENTENCE_LOOKBACK = 400
 # "Please do not publish it before 00:01 on 12 November" is an embargo, not a deadline.
 _PROHIBITION = re.compile(r"\b(?:do\s+not|don't|don’t|must\s+not|should\s+not|may\s+not|not\s+to)\b")
 
@@ -244,7 +246,8 @@ _COUNTED_FROM = re.compile(
 )
 _THIS_LETTER = re.compile(
     r"(?:this|these|my|our|today|it|them|receipt|issue|that\s+date)\b"
-    r"|the\s+(?:date|final|decision|determination|report|order|email|e-mail|letter|ombudsman)\b"
+    r"|the\s+(?:date|final\s+(?:decision|determination|report)|decision|determination|report|order|email|e-mail"
+    r"|letter|ombudsman)\b"
 )
 
 # A period that a policy, code or law sets, or that someone should have met, describes the rules of
@@ -254,11 +257,16 @@ _THIS_LETTER = re.compile(
 # or "you": "under the Scheme we require the landlord to provide it within 15 working days".
 # Nor when the rest of the sentence speaks to "you": "the Scheme says we can ask you to provide ...".
 _DESCRIBED_RULE = re.compile(
-    r"\b(?:policy|policies|procedures?|scheme|code|guidance|regulations|standards?|charter|legislation"
+    r"(?:\b(?:policy|policies|procedures?|scheme|code|guidance|regulations|standards?|charter|legislation"
     r"|law|act\s+[0-9]{4})\b,?(?:\s+[^\s.;:]+){0,6}?(?<!\bwe)(?<!\bi)(?<!\byou)"
-    r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?)\b"
-    r"(?:(?!\b(?:you|we)\b)[^.;!?])*$"
+    r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?|promise[sd]?"
+    r"|gives?|appl(?:y|ies|ied)\s+to)\b)"
+    r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
+    # Someone else's right: "she could appeal to the Tribunal within two months".
+    r"|\b(?:she|he|they|a\s+parent|parents|an\s+applicant|applicants|(?:mr|ms|mrs|miss)\s+\w+"
+    r"|the\s+(?:resident|complainant|owner|tenant|applicant|parent))\s+(?:can|could|may|might)\b"
+    r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
 )
 # The headings of a decision's sections on the law, guidance and policies, and on what happened
 # (the Ombudsmen's own: "Relevant law and guidance", "Legal and administrative background", "What
@@ -282,8 +290,31 @@ _ASKS_YOU = re.compile(
 # Any date, and what asks for something now rather than recalling that it was asked (see _recalls_the_past).
 _ANY_DATE = re.compile(_DATE)
 _ASKS_NOW = re.compile(
-    r"\b(?:please|kindly|grateful|now|must|need|needs|will|shall|can\s+you|could\s+you|(?:is|are)\s+ordered"
-    r"|(?:we|i)\s+(?:ask|require|request|expect)|should(?!\s+have))\b"
+    r"\b(?:please|kindly|grateful|now|must|need|needs|will|shall|should(?!\s+have)|(?:can|could|would)\s+you"
+    r"|(?:is|are)\s+(?:\w+ly\s+)?(?:ordered|requested|required|asked|invited|expected)"
+    r"|ask\s+(?:you|the\s+council|the\s+landlord|that)|(?:we|i)\s+(?:ask|require|request|expect)"
+    r"|if|unless)\b"
+)
+# What happened, told in the past tense: "the landlord assessed her application within eight weeks",
+# "no one came back within 2 days", "the review was not completed within 8 weeks", "had the Council
+# assessed within 28 days". "Agreed" is left out: "the Council agreed to pay £200 within one month" is
+# how a decision gives its remedy.
+_PAST_VERB = (
+    r"(?!agreed\b|accepted\b|wanted\b|needed\b|hoped\b)"
+    r"(?:\w+ed|came|went|took|sent|made|gave|did|paid|met|told|wrote|spoke|rang|saw|found|kept|held|heard|left|got)"
+)
+_TELLS_THE_PAST = re.compile(
+    r"\b(?:she|he|it|they|i|we|one|council|landlord|resident|complainant|tenant|applicant|officers?|contractor"
+    rf"|panel|(?:mr|ms|mrs|miss)\s+\w+)\s+(?:\w+ly\s+)?{_PAST_VERB}\b"
+    r"|\b(?:was|were|had|has\s+not|have\s+not|failed\s+to|never)\b"
+)
+
+# Outside a report or decision, what a law says is the background: "Under the Traffic Management Act
+# 2004 ... the council must decide them within 56 days". In a public report "Under section 30 of the
+# Local Government Act 1974, the Council must ... within two weeks" is this report's deadline.
+_UNDER_THE_LAW = re.compile(
+    r"\bunder\s+(?:section\s+\S+\s+of\s+)?the\s+(?:[^\s.;:]+\s+){0,6}?(?:act|regulations|code|guidance|law)\b"
+    r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
 )
 
 # "the 10 working days required by the Code", "the 65 working day maximum": a rule named, not set.
@@ -298,8 +329,8 @@ _AGREED = re.compile(r"\bagreed\s+to\b")
 # A period counted from "the final decision" (or "the report") starts from this letter only when it is
 # the decision (or the report).
 _OF_DECISION = re.compile(
-    r"\s+(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:(?:receipt\s+of|receiving)\s+)?"
-    r"(?:the|my|our|this|its)\s+(?:final\s+)?(?:decision|determination|report)\b"
+    r"\s+(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:(?:(?:receipt\s+of|receiving)\s+)?"
+    r"(?:the|my|our|this|its)\s+(?:final\s+)?(?:decision|determination|report)|(?:receipt\s+of|receiving)\s+it)\b"
 )
 
 # A numbered or bulleted item: "1.", "2)", "(3)", "3.1", "a)", "(b)", "(iv)", "Order 2:", "•", "-".
@@ -389,7 +420,7 @@ def find_deadlines(
         if _NOT_THE_COUNCILS.search(lowered, lookback, candidate.start):
             continue
         if candidate.source == "relative" and not _set_by_this_letter(
-            lowered, candidate, lookback, letter_date
+            lowered, candidate, units.start_of(unit), letter_date, is_decision=is_decision
         ):
             continue
         chosen[key] = candidate
@@ -434,19 +465,24 @@ def _counted_from_this_letter(lowered: str, candidate: _Candidate) -> bool:
     return counted_from is not None and _THIS_LETTER.match(lowered, counted_from.end()) is not None
 
 
-def _set_by_this_letter(lowered: str, candidate: _Candidate, lookback: int, letter_date: date) -> bool:
+def _set_by_this_letter(
+    lowered: str, candidate: _Candidate, unit_start: int, letter_date: date, *, is_decision: bool
+) -> bool:
     """Whether a period is one this letter sets, rather than a rule it describes or a past it recalls
-    (see _COUNTED_FROM, _DESCRIBED_RULE, _RULE_NAMED and _recalls_the_past). A period counted from this
+    (see _COUNTED_FROM, _DESCRIBED_RULE, _RULE_NAMED and _tells_the_past). A period counted from this
     letter always is."""
     if _COUNTED_FROM.match(lowered, candidate.end) is not None:
         return _counted_from_this_letter(lowered, candidate)
     if _RULE_NAMED.match(lowered, candidate.end):
         return False
-    if _DESCRIBED_RULE.search(lowered, lookback, candidate.start) is not None:
-        return False
-    return not _recalls_the_past(
-        lowered, _sentence_start(lowered, lookback, candidate.start), candidate, letter_date
+    sentence = _sentence_start(
+        lowered, max(unit_start, candidate.start - _SENTENCE_LOOKBACK), candidate.start
     )
+    if _DESCRIBED_RULE.search(lowered, sentence, candidate.start) is not None:
+        return False
+    if not is_decision and _UNDER_THE_LAW.search(lowered, sentence, candidate.start) is not None:
+        return False
+    return not _tells_the_past(lowered, sentence, candidate, letter_date)
 
 
 def _sentence_start(lowered: str, lookback: int, position: int) -> int:
@@ -455,15 +491,21 @@ def _sentence_start(lowered: str, lookback: int, position: int) -> int:
     return max([lookback, *(found + 2 for found in ends if found >= 0)])
 
 
-def _recalls_the_past(lowered: str, sentence: int, candidate: _Candidate, letter_date: date) -> bool:
-    """Whether the sentence before a period names a date before this letter and asks nothing now:
-    "On 10 September we asked the landlord to provide evidence within 15 working days" recalls an
-    earlier request, "It decided to assess on 14 February 2025, within 6 weeks" what happened.
-    "Further to my letter of 3 March, please provide it within 20 working days" asks now."""
+def _tells_the_past(lowered: str, sentence: int, candidate: _Candidate, letter_date: date) -> bool:
+    """Whether the sentence before a period tells what happened and asks nothing now: it is in the
+    past tense (_TELLS_THE_PAST), or names a date before this letter. "On 10 September we asked the
+    landlord to provide evidence within 15 working days" recalls an earlier request, "It decided to
+    assess on 14 February 2025, within 6 weeks" what happened; "Further to my letter of 3 March,
+    please provide it within 20 working days" and "If we have not received it within 5 working
+    days, we will ..." ask now."""
+    if _ASKS_NOW.search(lowered, sentence, candidate.start) is not None:
+        return False
+    if _TELLS_THE_PAST.search(lowered, sentence, candidate.start) is not None:
+        return True
     for match in _ANY_DATE.finditer(lowered, sentence, candidate.start):
         past = _date_of(match, letter_date)
         if past is not None and past < letter_date:
-            return _ASKS_NOW.search(lowered, sentence, candidate.start) is None
+            return True
     return False
 
 
@@ -518,7 +560,7 @@ def _explicit_candidates(lowered: str, letter_date: date) -> list[_Candidate]:
         # 2 March" in a chaser recalls an old deadline; the chaser's own is elsewhere.
         if due is None or due < letter_date:
             continue
-        needs_request = match.group("cue") == "before"
+        needs_request = match.group("cue") in ("before", "until")
         found.append(_Candidate(match.start(), match.end(), due, "explicit", needs_request))
     return found
 

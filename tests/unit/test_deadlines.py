@@ -64,6 +64,10 @@ PHRASES_WITH_A_DEADLINE = [
     ("Please send it within 10 working days of receiving this email.", "2026-03-23", "relative"),
     ("Further to my letter of 3 March 2026, please reply within 20 working days.", "2026-04-08", "relative"),
     ("As I explained on 2 March, I need the information within 10 working days.", "2026-03-23", "relative"),
+    ("You have until 4pm on 20 March 2026.", "2026-03-20", "explicit"),
+    ("If we have not received it within 5 working days, we will issue a CHFO.", "2026-03-16", "relative"),
+    ("The Council has not replied, so please send it within 5 working days.", "2026-03-16", "relative"),
+    ("The Council agreed to pay Mr X £200 within one month.", "2026-04-09", "relative"),
     # Calendar periods count from the letter's date and are not moved off weekends or bank holidays.
     (
         "The landlord is ordered to apologise within four weeks of the date of this determination.",
@@ -194,6 +198,17 @@ NOT_DEADLINES = [
     "On 10 February we asked the landlord to provide evidence within 15 working days.",
     "We wrote on 18 February 2026 asking for further information, within 10 working days.",
     "It decided to assess on 14 February 2025, within 6 weeks.",
+    # Periods in what happened, told in the past tense, and in someone else's rights.
+    "The landlord assessed her application within eight weeks.",
+    "No one came back within 2 days on any occasion.",
+    "Had the landlord inspected within 10 working days, the fan would have been fitted.",
+    "The Council has not completed the review within 8 weeks.",
+    "The representations were decided within 56 days.",
+    "She could appeal to the SEND Tribunal within two months.",
+    "A parent can appeal within two months of the final plan being issued.",
+    "Its complaints policy promises a stage 1 response within 10 working days.",
+    "The law gives an applicant 21 days, and the Council must normally complete a review within 8 weeks.",
+    "Awaab's Law applies to social landlords: the landlord must investigate within 10 working days.",
     "",
 ]
 
@@ -283,6 +298,12 @@ def test_a_decisions_sections_on_the_law_and_on_what_happened_set_no_deadlines()
         "Orders\n7. Within four weeks of the date of this report, the landlord must pay £100.\n"
     )
     assert [found.evidence for found in deadlines(text)] == ["within 10 working days", "Within four weeks"]
+
+
+def test_what_a_law_says_is_background_outside_a_report_or_decision() -> None:
+    text = "Under the Traffic Management Act 2004 the council must decide representations within 56 days."
+    assert find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False) == []
+    assert [found.evidence for found in deadlines(text)] == ["within 56 days"]
 
 
 def test_outside_a_decision_a_request_still_sets_its_deadline() -> None:
