@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -239,7 +239,8 @@ def classify_many(
     references = [_all_references(mail) for mail in mails]
     cases = [_case(*found, settings) for found in zip(mails, senders, references, strict=True)]
     decisions = [
-        settings.rules.decide(_facts(*found)) for found in zip(mails, automatics, cases, strict=True)
+        _from_whom(settings.rules.decide(_facts(mail, automatic, case)), mail, sender, settings)
+        for mail, automatic, case, sender in zip(mails, automatics, cases, senders, strict=True)
     ]
     cases = [
         _about_no_case(mail, sender, case, decision.kind, settings)
@@ -298,6 +299,33 @@ def _facts(mail: MailText, automatic: AutomaticVerdict | None, case: _Case) -> F
         has_reference=case.reference is not None,
         sender_domain=mail.sender_domain,
     )
+
+
+# What a person writes about a case can be read for what it says, but only the Ombudsman sends these.
+_ONLY_FROM_THE_OMBUDSMAN = frozenset(MessageKind) - {
+    MessageKind.AUTO_REPLY,
+    MessageKind.OTHER,
+    MessageKind.UNKNOWN,
+}
+
+
+def _from_whom(
+    decision: Decision, mail: MailText, sender: SenderVerdict, settings: ClassifySettings
+) -> Decision:
+    """The rules' decision, or ``unknown`` when it names an Ombudsman's kind of message that the
+    Ombudsman did not write: an officer's reply to a task email asking for an extension, an MP's
+    letter asking the council for information, a calendar decline. The message does not come
+    from the Ombudsman, nor claim to, nor pass on a message that does. A person reads it."""
+    if decision.kind not in _ONLY_FROM_THE_OMBUDSMAN or sender.ombudsman is not None:
+        return decision
+    domains = settings.trust.ombudsman_domains
+    if any(_ombudsman_of_address(part.sender, domains) is not None for part in mail.forwarded):
+        return decision
+    why = (
+        f"{decision.rule_id} reads it as {decision.kind.value}, but the Ombudsman did not write it "
+        f"({sender.reason}): a person should read it"
+    )
+    return replace(decision, kind=MessageKind.UNKNOWN, rule_id=None, evidence=(), conflict=why)
 
 
 def _about_no_case(
