@@ -919,6 +919,30 @@ def _auto_reply(message: Message) -> AutomaticVerdict | None:
     return None
 
 
+# An answer to a calendar invitation (the bot sends one before each due date). "Accepted" and
+# "Tentative" ask nothing; a decline is left for a person, as it may say whom to ask instead.
+_CALENDAR_ANSWERS = ("accepted:", "tentative:", "tentatively accepted:")
+
+
+def _calendar_reply(message: Message) -> AutomaticVerdict | None:
+    subject = _subject(message)
+    answer = next((a for a in _CALENDAR_ANSWERS if subject.startswith(a)), None)
+    if answer is None:
+        return None
+    try:
+        for part in message.walk():
+            if (
+                part.get_content_type() == "text/calendar"
+                and str(part.get_param("method", "")).lower() == "reply"
+            ):
+                return AutomaticVerdict(
+                    "auto_reply", f"a calendar reply with a text/calendar REPLY ('{answer}')"
+                )
+    except Exception:  # malformed parameters: not a calendar reply we can read
+        return None
+    return None
+
+
 def _list_mail(message: Message) -> AutomaticVerdict | None:
     list_ids = [" ".join(value.split()) for value in _raw_values(message, "list-id")]
     if any(list_ids):
@@ -958,6 +982,7 @@ _AUTO_REPLY_HEADERS = (
 _AUTOMATIC_CHECKS: tuple[tuple[Callable[[Message], AutomaticVerdict | None], frozenset[str]], ...] = (
     (_bounce_or_receipt, frozenset()),
     (_auto_reply, frozenset(_AUTO_REPLY_HEADERS)),
+    (_calendar_reply, frozenset({"subject"})),
     (_list_mail, frozenset({"list-id", "list-unsubscribe"})),
     (_precedence, frozenset({"precedence"})),
 )

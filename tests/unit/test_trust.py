@@ -370,6 +370,34 @@ def test_non_ascii_bytes_in_headers_never_raise() -> None:
     assert detect_automatic(parse(raw)) is None
 
 
+def calendar_answer(subject: str, method: str = "REPLY") -> Message:
+    """An attendee's answer to one of the bot's calendar invitations, as Outlook sends it."""
+    raw = (
+        f"From: Ann Officer <ann.officer@northmere.gov.uk>\r\nSubject: {subject}\r\n"
+        "Content-Class: urn:content-classes:calendarmessage\r\n"
+        'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\n\r\n"
+        f'--b\r\nContent-Type: text/calendar; charset="utf-8"; method={method}\r\n\r\n'
+        f"BEGIN:VCALENDAR\r\nMETHOD:{method}\r\nEND:VCALENDAR\r\n--b--\r\n"
+    )
+    return parse(raw.encode())
+
+
+@pytest.mark.parametrize("answer", ["Accepted", "Tentative", "Tentatively accepted"])
+def test_an_accepted_or_tentative_calendar_answer_is_automatic(answer: str) -> None:
+    verdict = detect_automatic(calendar_answer(f"{answer}: Ombudsman deadline - 26 002 118"))
+    assert verdict is not None
+    assert verdict.kind == "auto_reply"
+    assert "calendar reply" in verdict.evidence
+
+
+def test_a_declined_invitation_or_a_subject_alone_is_for_a_person() -> None:
+    # A decline may say who to ask instead; "Accepted:" without a calendar answer is someone's words.
+    assert detect_automatic(calendar_answer("Declined: Ombudsman deadline in 3 working days")) is None
+    assert detect_automatic(calendar_answer("Accepted: Ombudsman deadline", method="REQUEST")) is None
+    assert detect_automatic(mail("Subject: Accepted: complaint 26 002 118", LGSCO_FROM)) is None
+
+
 def test_a_header_that_raises_on_access_gives_a_cautious_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     message = mail(council(), LGSCO_FROM, "Auto-Submitted: auto-replied")
 
