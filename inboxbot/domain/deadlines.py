@@ -189,8 +189,9 @@ _PAST_PERIOD_BACKWARDS = re.compile(
 # Room for "not later than a period of twenty-seven (27) " and a past-tense word before it.
 _WORKING_DAYS_LOOKBACK = 80
 
+# "within a month", and "within the next fortnight", which is one.
 _CALENDAR_PERIOD = re.compile(
-    rf"{_PERIOD_LEAD}(?:(?P<article>an?)\b|{_COUNT})\s*"
+    rf"{_PERIOD_LEAD}(?:(?P<article>an?\b|(?<=next\s))|{_COUNT})\s*"
     r"(?P<unit>(?:calendar\s+)?days?|weeks?|(?:calendar\s+)?months?|fortnights?)\b"
 )
 
@@ -258,6 +259,7 @@ _THIS_LETTER = re.compile(
 # Nor when the rest of the sentence speaks to "you": "the Scheme says we can ask you to provide ...".
 _DESCRIBED_RULE = re.compile(
     r"(?:\b(?:policy|policies|procedures?|scheme|code|guidance|regulations|standards?|charter|legislation"
+    r"|contracts?|agreements?|leases?"
     r"|law|act\s+[0-9]{4})\b,?(?:\s+[^\s.;:]+){0,6}?(?<!\bwe)(?<!\bi)(?<!\byou)"
     r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?|promise[sd]?"
     r"|gives?|appl(?:y|ies|ied)\s+to)\b)"
@@ -292,7 +294,8 @@ _ANY_DATE = re.compile(_DATE)
 _ASKS_NOW = re.compile(
     r"\b(?:please|kindly|grateful|now|must|need|needs|will|shall|should(?!\s+have)|(?:can|could|would)\s+you"
     r"|(?:is|are)\s+(?:\w+ly\s+)?(?:ordered|requested|required|asked|invited|expected)"
-    r"|ask\s+(?:you|the\s+council|the\s+landlord|that)|(?:we|i)\s+(?:ask|require|request|expect)"
+    r"|ask\s+(?:you|the\s+council|the\s+landlord|that)"
+    r"|(?:we|i)\s+(?:(?:now|also|still)\s+)?(?:ask|require|request|expect|need|want|would\s+(?:also\s+)?like)"
     r"|if|unless)\b"
 )
 # What happened, told in the past tense: "the landlord assessed her application within eight weeks",
@@ -305,8 +308,8 @@ _PAST_VERB = (
 )
 _TELLS_THE_PAST = re.compile(
     r"\b(?:she|he|it|they|i|we|one|council|landlord|resident|complainant|tenant|applicant|officers?|contractor"
-    rf"|panel|(?:mr|ms|mrs|miss)\s+\w+)\s+(?:\w+ly\s+)?{_PAST_VERB}\b"
-    r"|\b(?:was|were|had|has\s+not|have\s+not|failed\s+to|never)\b"
+    rf"|panel|(?:mr|ms|mrs|miss)\s+\w+)\s+(?:\w+ly\s+|then\s+|also\s+|later\s+)?{_PAST_VERB}\b"
+    r"|\b(?:was|were|had|has\s+not|have\s+not|did\s+not|failed\s+to|never)\b"
 )
 
 # Outside a report or decision, what a law says is the background: "Under the Traffic Management Act
@@ -321,6 +324,14 @@ _UNDER_THE_LAW = re.compile(
 _RULE_NAMED = re.compile(
     r"\s+(?:maximum|limit|target|timescale)\b"
     r"|\s+(?:required|set|allowed|specified|prescribed|laid\s+down)\s+(?:out\s+)?(?:by|in|under)\b"
+)
+
+# Outside a decision, a remedy proposed ("I propose that within one month of my final decision the
+# Council apologises, and that within three months it reviews ...") sets nothing yet: the sentence names
+# the final decision its periods count from, or proposes.
+_PROPOSED = re.compile(
+    r"\b(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:the|my|our)\s+final\s+(?:decision|determination)\b"
+    r"|\b(?:i|we)\s+(?:propose|am\s+proposing|are\s+proposing)\b"
 )
 
 # Outside a decision, a period in what the council "agreed to" recalls the decision's remedy.
@@ -414,6 +425,7 @@ def find_deadlines(
             and (
                 _OF_DECISION.match(lowered, candidate.end)
                 or _AGREED.search(lowered, lookback, candidate.start)
+                or _proposed(lowered, _sentence_start(lowered, lookback, candidate.start), candidate.start)
             )
         ):
             continue
@@ -449,6 +461,15 @@ def _in_sections(sections: list[tuple[int, int]], position: int) -> bool:
     """Whether ``position`` is in one of ``sections``, which are in order of start and of end."""
     at = bisect_right(sections, position, key=lambda section: section[0]) - 1
     return at >= 0 and position < sections[at][1]
+
+
+def _proposed(lowered: str, sentence: int, position: int) -> bool:
+    """Whether the sentence up to ``position`` proposes a remedy (see _PROPOSED) and asks nothing now:
+    "on the orders we are proposing, please do so within 10 working days" asks for comments."""
+    return (
+        _PROPOSED.search(lowered, sentence, position) is not None
+        and _ASKS_YOU.search(lowered, sentence, position) is None
+    )
 
 
 def _asked_of_the_council(lowered: str, candidate: _Candidate) -> bool:
@@ -646,7 +667,7 @@ def _calendar_candidates(lowered: str, letter_date: date) -> list[_Candidate]:
     for match in _CALENDAR_PERIOD.finditer(lowered):
         if not _starts_word(lowered, match.start()):
             continue
-        count = 1 if match.group("article") else _count(match.group("n"), match.group("n2"))
+        count = 1 if match.group("article") is not None else _count(match.group("n"), match.group("n2"))
         if count is None or not 0 < count <= _MAX_COUNT:
             continue
         unit = match.group("unit")

@@ -65,6 +65,8 @@ PHRASES_WITH_A_DEADLINE = [
     ("Further to my letter of 3 March 2026, please reply within 20 working days.", "2026-04-08", "relative"),
     ("As I explained on 2 March, I need the information within 10 working days.", "2026-03-23", "relative"),
     ("You have until 4pm on 20 March 2026.", "2026-03-20", "explicit"),
+    ("I would also like the file, which was mislaid, within the next fortnight.", "2026-03-23", "relative"),
+    ("Please reply within the next week.", "2026-03-16", "relative"),
     ("If we have not received it within 5 working days, we will issue a CHFO.", "2026-03-16", "relative"),
     ("The Council has not replied, so please send it within 5 working days.", "2026-03-16", "relative"),
     ("The Council agreed to pay Mr X £200 within one month.", "2026-04-09", "relative"),
@@ -209,6 +211,8 @@ NOT_DEADLINES = [
     "Its complaints policy promises a stage 1 response within 10 working days.",
     "The law gives an applicant 21 days, and the Council must normally complete a review within 8 weeks.",
     "Awaab's Law applies to social landlords: the landlord must investigate within 10 working days.",
+    "It then took 14 weeks and did not respond at stage 2 for 38 working days.",
+    "The lift maintenance contract requires the contractor to restore service within 5 working days.",
     "",
 ]
 
@@ -298,6 +302,17 @@ def test_a_decisions_sections_on_the_law_and_on_what_happened_set_no_deadlines()
         "Orders\n7. Within four weeks of the date of this report, the landlord must pay £100.\n"
     )
     assert [found.evidence for found in deadlines(text)] == ["within 10 working days", "Within four weeks"]
+
+
+def test_a_draft_proposes_remedies_and_asks_for_comments() -> None:
+    proposed = (
+        "I propose that within one month of my final decision the Council apologises, "
+        "and that within three months it reviews its procedure."
+    )
+    comments = "To comment on the orders we propose, please do so within 10 working days."
+    for text, found in ((proposed, []), (comments, ["within 10 working days"])):
+        drafted = find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False)
+        assert [deadline.evidence for deadline in drafted] == found
 
 
 def test_what_a_law_says_is_background_outside_a_report_or_decision() -> None:
