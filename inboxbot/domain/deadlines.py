@@ -13,7 +13,15 @@ Three kinds of phrase set a deadline (DESIGN.md, "Working days and due dates"):
   "by close of business on Friday 14 March", "on or before 14/03/2025").
 
 A date without a cue (the date of the complaint, of an earlier letter, the
-letter's own date line) is not a deadline. Each deadline carries the numbered
+letter's own date line) is not a deadline. Nor is a period that is not the
+council's to meet now, however it is worded: the Ombudsman's own timescale, a
+review window or anyone else's right, what a policy, code or law requires, a
+period counted from some other event, what happened and how long it took, an
+earlier request recalled, a remedy a draft proposes, and anything under a
+decision's "Law and guidance" or "Summary of events" headings. Each such test
+gives way when the sentence asks for something now ("please", "we need").
+
+Each deadline carries the numbered
 item, or else the sentence, it belongs to, so a determination with three orders
 gives three deadlines, each with its own order as its ``text``.
 
@@ -285,11 +293,12 @@ _LAW_HEADING = re.compile(
 )
 _ANY_HEADING = re.compile(r"^[ \t]*[A-Z][^\n.:;,!?]{0,58}[ \t]*:?[ \t]*$", re.MULTILINE)
 
+# A request in so many words, which the narrower tests (a law section, a draft's proposals) give way to.
 _ASKS_YOU = re.compile(
     r"\b(?:please|kindly|grateful|(?:can|could|would)\s+you|(?:we|i)\s+(?:ask|need|require|request))\b"
 )
 
-# Any date, and what asks for something now rather than recalling that it was asked (see _recalls_the_past).
+# Any date, and what asks for something now rather than recalling that it was asked (see _tells_the_past).
 _ANY_DATE = re.compile(_DATE)
 _ASKS_NOW = re.compile(
     r"\b(?:please|kindly|grateful|now|must|need|needs|will|shall|should(?!\s+have)|(?:can|could|would)\s+you"
@@ -300,8 +309,9 @@ _ASKS_NOW = re.compile(
 )
 # What happened, told in the past tense: "the landlord assessed her application within eight weeks",
 # "no one came back within 2 days", "the review was not completed within 8 weeks", "had the Council
-# assessed within 28 days". "Agreed" is left out: "the Council agreed to pay £200 within one month" is
-# how a decision gives its remedy.
+# assessed within 28 days". A subject and a verb in the past, or any "was", "were" or "had" before the
+# period in its sentence, when nothing in it asks for something now (_ASKS_NOW). "Agreed" is left out:
+# "the Council agreed to pay £200 within one month" is how a decision gives its remedy.
 _PAST_VERB = (
     r"(?!agreed\b|accepted\b|wanted\b|needed\b|hoped\b)"
     r"(?:\w+ed|came|went|took|sent|made|gave|did|paid|met|told|wrote|spoke|rang|saw|found|kept|held|heard|left|got)"
