@@ -331,9 +331,13 @@ _UNDER_THE_LAW = re.compile(
 )
 
 # "the 10 working days required by the Code", "the 65 working day maximum": a rule named, not set.
+# And someone else's right named after its period: "if the Council did not reply within two months
+# she could appeal to the Tribunal".
 _RULE_NAMED = re.compile(
     r"\s+(?:maximum|limit|target|timescale)\b"
     r"|\s+(?:required|set|allowed|specified|prescribed|laid\s+down)\s+(?:out\s+)?(?:by|in|under)\b"
+    r"|,?\s+(?:she|he|they|(?:mr|ms|mrs|miss)\s+\w+|the\s+(?:resident|complainant|owner|tenant|applicant|parent))"
+    r"\s+(?:can|could|may|might)\b"
 )
 
 # Outside a decision, a remedy proposed ("I propose that within one month of my final decision the

@@ -207,6 +207,7 @@ NOT_DEADLINES = [
     "The Council has not completed the review within 8 weeks.",
     "The representations were decided within 56 days.",
     "She could appeal to the SEND Tribunal within two months.",
+    "If the Council did not reply within two months she could appeal to the Tribunal.",
     "A parent can appeal within two months of the final plan being issued.",
     "Its complaints policy promises a stage 1 response within 10 working days.",
     "The law gives an applicant 21 days, and the Council must normally complete a review within 8 weeks.",
