@@ -439,6 +439,7 @@ def find_deadlines(
             and (
                 _OF_DECISION.match(lowered, candidate.end)
                 or _AGREED.search(lowered, lookback, candidate.start)
+                or _agreed_in_lead_in(lowered, units.lead_in(unit))
                 or _proposed(lowered, _sentence_start(lowered, lookback, candidate.start), candidate.start)
             )
         ):
@@ -475,6 +476,15 @@ def _in_sections(sections: list[tuple[int, int]], position: int) -> bool:
     """Whether ``position`` is in one of ``sections``, which are in order of start and of end."""
     at = bisect_right(sections, position, key=lambda section: section[0]) - 1
     return at >= 0 and position < sections[at][1]
+
+
+def _agreed_in_lead_in(lowered: str, lead_in: tuple[int, int] | None) -> bool:
+    """Whether a list's own line says what the council agreed to ("The council agreed to: • within one
+    month, apologise ..."), read at its end: a bullet's period then recalls the remedy too."""
+    if lead_in is None:
+        return False
+    start, end = lead_in
+    return _AGREED.search(lowered, max(start, end - _REQUEST_LOOKBACK), end) is not None
 
 
 def _proposed(lowered: str, sentence: int, position: int) -> bool:
@@ -769,6 +779,7 @@ class _Units:
             self._spans = [((0, len(text)), False)]
         self._starts = [start for (start, _), _ in self._spans]
         self._wholes: dict[int, str] = {}  # each unit collapsed once, however many deadlines it holds
+        self._first_items: list[int] | None = None
 
     def index_of(self, position: int) -> int:
         """The unit holding ``position``."""
@@ -777,6 +788,20 @@ class _Units:
     def start_of(self, index: int) -> int:
         """Where unit ``index`` starts."""
         return self._starts[index]
+
+    def lead_in(self, index: int) -> tuple[int, int] | None:
+        """The line that introduces the list holding item ``index`` ("The council agreed to:"), as
+        (start, end); None when the unit is no item or its list has no such line."""
+        if self._first_items is None:  # the first item of each run of items, found once
+            first: list[int] = []
+            for at, (_, is_item) in enumerate(self._spans):
+                first.append(first[at - 1] if is_item and at > 0 and self._spans[at - 1][1] else at)
+            self._first_items = first
+        before = self._first_items[index] - 1
+        if not self._spans[index][1] or before < 0:
+            return None
+        (start, end), _ = self._spans[before]
+        return (start, end) if self._text[start:end].rstrip().endswith(":") else None
 
     def summary(self, index: int, position: int) -> str:
         """Unit ``index`` with its whitespace collapsed, at most MAX_TEXT_CHARS long.

@@ -328,6 +328,17 @@ def test_outside_a_decision_a_request_still_sets_its_deadline() -> None:
     assert [item.evidence for item in found] == ["within 10 working days"]
 
 
+def test_a_list_of_what_the_council_agreed_to_is_recalled_outside_a_decision() -> None:
+    text = (
+        "Our final decision was issued on 15 July 2026. The council agreed to:\n\n"
+        "• within one month, apologise to Ms Quinn;\n\n• within three months, review its procedure.\n\n"
+        "Please send evidence within 5 working days of this email.\n"
+    )
+    chaser = find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False)
+    assert [found.evidence for found in chaser] == ["within 5 working days"]
+    assert len(deadlines(text)) == 3
+
+
 def test_a_chaser_recalling_the_remedy_is_due_by_its_own_request_only() -> None:
     raw = (
         "From: Case Officer <case.officer@lgo.org.uk>\nTo: ombudsman@northmere.gov.uk\n"
