@@ -224,10 +224,11 @@ _PROHIBITION = re.compile(r"\b(?:do\s+not|don't|don’t|must\s+not|should\s+not|
 # "consider" are left out on purpose: "we will consider comments received by 3
 # April" is the council's deadline.
 _OWN_TIMESCALE = (
-    r"\b(?:we|i|the\s+ombudsman)\s+(?:will|would|shall|aims?|expects?|intends?|hopes?|try|tries|plans?)\b"
-    r"(?:\s+(?:normally|usually|generally|then|now|also|aim|expect|try|hope|to|be|able))*"
+    r"\b(?:we|i|the\s+ombudsman)\s+(?:(?:currently|now|normally|usually|generally)\s+)?"
+    r"(?:will|would|shall|aims?|expects?|intends?|hopes?|try|tries|plans?)\b"
+    r"(?:\s+(?:normally|usually|generally|then|now|also|aim|expect|try|hope|to|be|able|that|this))*"
     r"\s+(?:update|issue|make|reach|decide|respond|reply|write|contact|complete|finish|publish|share|tell"
-    r"|let\s+you\s+know|get\s+back|come\s+back|be\s+in\s+touch)\b"
+    r"|let\s+you\s+know|get\s+back|come\s+back|be\s+in\s+touch|happen|be\s+allocated|allocate)\b"
     r"(?:\s+(?!if\b|unless\b|once\b|until\b|when\b|after\b)[\w'’,-]+){0,8}?\s*$"
 )
 

@@ -182,6 +182,7 @@ NOT_DEADLINES = [
     "We aim to respond to correspondence within 10 working days.",
     "I aim to make a decision within 12 weeks but will keep you updated.",
     "We expect to issue our draft decision by 3 April 2026.",
+    "The case is waiting to be allocated. We currently expect that to happen within 12 weeks.",
     # Periods counted from some other event are rules about such events.
     "The Council must decide whether to carry out an assessment within 6 weeks of a request.",
     "A stage 3 review panel should be held within 30 working days of the request.",
