@@ -189,6 +189,9 @@ _PAST_WORDS = (
     *("beyond the", "outside the", "beyond", "outside"),
     # "far longer than the 65 working day maximum", "against the 20 working days set by the Code"
     *("than the", "against the", "against", "against the code's", "against its"),
+    # "the statutory timescale is 25 working days (extendable to 65)": the law's period, named.
+    *("statutory timescale is", "statutory timescale of", "statutory time limit is"),
+    *("statutory time limit of", "statutory period is", "statutory period of"),
 )
 _PAST_PERIOD_BACKWARDS = re.compile(
     rf"\s+(?:{_backwards(*_PAST_WORDS)}"

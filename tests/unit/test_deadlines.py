@@ -214,6 +214,7 @@ NOT_DEADLINES = [
     "The law gives an applicant 21 days, and the Council must normally complete a review within 8 weeks.",
     "Awaab's Law applies to social landlords: the landlord must investigate within 10 working days.",
     "It then took 14 weeks and did not respond at stage 2 for 38 working days.",
+    "Stage 2 took seven months when the statutory timescale is 25 working days (extendable to 65).",
     "The lift maintenance contract requires the contractor to restore service within 5 working days.",
     "",
 ]
