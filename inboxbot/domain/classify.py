@@ -153,12 +153,20 @@ def _which_ombudsman(
 ) -> Ombudsman | None:
     if sender.ombudsman is not None:
         return sender.ombudsman
+    forwarded = _forwarded_ombudsman(mail, settings)
+    if forwarded is not None:
+        return forwarded
+    if reference is not None:
+        return reference.ombudsman
+    return None
+
+
+def _forwarded_ombudsman(mail: MailText, settings: ClassifySettings) -> Ombudsman | None:
+    """The Ombudsman of the first forwarded part sent from an Ombudsman's address, if any."""
     for part in mail.forwarded:
         found = _ombudsman_of_address(part.sender, settings.trust.ombudsman_domains)
         if found is not None:
             return found
-    if reference is not None:
-        return reference.ombudsman
     return None
 
 
@@ -318,8 +326,7 @@ def _from_whom(
     from the Ombudsman, nor claim to, nor pass on a message that does. A person reads it."""
     if decision.kind not in _ONLY_FROM_THE_OMBUDSMAN or sender.ombudsman is not None:
         return decision
-    domains = settings.trust.ombudsman_domains
-    if any(_ombudsman_of_address(part.sender, domains) is not None for part in mail.forwarded):
+    if _forwarded_ombudsman(mail, settings) is not None:
         return decision
     why = (
         f"{decision.rule_id} reads it as {decision.kind.value}, but the Ombudsman did not write it "
