@@ -269,18 +269,21 @@ _THIS_LETTER = re.compile(
 # within 5 working days". Only in the same sentence, and never when the verb's subject is "we", "I"
 # or "you": "under the Scheme we require the landlord to provide it within 15 working days".
 # Nor when the rest of the sentence speaks to "you": "the Scheme says we can ask you to provide ...".
+_REST_NOT_TO_YOU = r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
+# Someone other than the council: "she", "Mr Osei", "the resident".
+_SOMEONE_ELSE = (
+    r"she|he|they|(?:mr|ms|mrs|miss)\s+\w+|the\s+(?:resident|complainant|owner|tenant|applicant|parent)"
+)
 _DESCRIBED_RULE = re.compile(
     r"(?:\b(?:policy|policies|procedures?|scheme|code|guidance|regulations|standards?|charter|legislation"
     r"|contracts?|agreements?|leases?"
     r"|law|act\s+[0-9]{4})\b,?(?:\s+[^\s.;:]+){0,6}?(?<!\bwe)(?<!\bi)(?<!\byou)"
     r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?|promise[sd]?"
-    r"|gives?|appl(?:y|ies|ied)\s+to)\b)"
-    r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
+    rf"|gives?|appl(?:y|ies|ied)\s+to)\b){_REST_NOT_TO_YOU}"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
     # Someone else's right: "she could appeal to the Tribunal within two months".
-    r"|\b(?:she|he|they|a\s+parent|parents|an\s+applicant|applicants|(?:mr|ms|mrs|miss)\s+\w+"
-    r"|the\s+(?:resident|complainant|owner|tenant|applicant|parent))\s+(?:can|could|may|might)\b"
-    r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
+    rf"|\b(?:{_SOMEONE_ELSE}|a\s+parent|parents|an\s+applicant|applicants)\s+(?:can|could|may|might)\b"
+    rf"{_REST_NOT_TO_YOU}"
 )
 # The headings of a decision's sections on the law, guidance and policies, and on what happened
 # (the Ombudsmen's own: "Relevant law and guidance", "Legal and administrative background", "What
@@ -333,7 +336,7 @@ _TELLS_THE_PAST = re.compile(
 # Local Government Act 1974, the Council must ... within two weeks" is this report's deadline.
 _UNDER_THE_LAW = re.compile(
     r"\bunder\s+(?:section\s+\S+\s+of\s+)?the\s+(?:[^\s.;:]+\s+){0,6}?(?:act|regulations|code|guidance|law)\b"
-    r"(?:(?!\b(?:you|we|please)\b)[^.;!?])*$"
+    + _REST_NOT_TO_YOU
 )
 
 # "the 10 working days required by the Code", "the 65 working day maximum": a rule named, not set.
@@ -342,8 +345,7 @@ _UNDER_THE_LAW = re.compile(
 _RULE_NAMED = re.compile(
     r"\s+(?:maximum|limit|target|timescale)\b"
     r"|\s+(?:required|set|allowed|specified|prescribed|laid\s+down)\s+(?:out\s+)?(?:by|in|under)\b"
-    r"|,?\s+(?:she|he|they|(?:mr|ms|mrs|miss)\s+\w+|the\s+(?:resident|complainant|owner|tenant|applicant|parent))"
-    r"\s+(?:can|could|may|might)\b"
+    rf"|,?\s+(?:{_SOMEONE_ELSE})\s+(?:can|could|may|might)\b"
 )
 
 # Outside a decision, a remedy proposed ("I propose that within one month of my final decision the
@@ -426,13 +428,13 @@ def find_deadlines(
     law = _law_sections(text, lowered)
     chosen: dict[tuple[date, int], _Candidate] = {}
     for candidate in candidates:
-        if law and _in_sections(law, candidate.start) and not _asked_of_the_council(lowered, candidate):
-            continue
         unit = units.index_of(candidate.start)
         key = (candidate.due, unit)
         held = chosen.get(key)
         if held is not None and not _better(candidate, held):
             continue  # checked only when it would count: a letter can repeat a phrase hundreds of times
+        if law and _in_sections(law, candidate.start) and not _asked_of_the_council(lowered, candidate):
+            continue
         lookback = max(units.start_of(unit), candidate.start - _REQUEST_LOOKBACK)
         if candidate.needs_request and (
             not _REQUEST.search(lowered, lookback, candidate.start)
@@ -506,15 +508,19 @@ def _proposed(lowered: str, sentence: int, position: int) -> bool:
 def _asked_of_the_council(lowered: str, candidate: _Candidate) -> bool:
     """Whether a period is counted from this letter, or its sentence asks the council for something
     ("please", "could you"): even under a heading such as "What happened" that is a request."""
-    if _counted_from_this_letter(lowered, candidate):
+    if _counted_from(lowered, candidate) is True:
         return True
     sentence = _sentence_start(lowered, max(0, candidate.start - _REQUEST_LOOKBACK), candidate.start)
     return _ASKS_YOU.search(lowered, sentence, candidate.start) is not None
 
 
-def _counted_from_this_letter(lowered: str, candidate: _Candidate) -> bool:
+def _counted_from(lowered: str, candidate: _Candidate) -> bool | None:
+    """Whether a period is counted from this letter (True) or from some other event (False); None
+    when it names nothing it is counted from (see _COUNTED_FROM)."""
     counted_from = _COUNTED_FROM.match(lowered, candidate.end)
-    return counted_from is not None and _THIS_LETTER.match(lowered, counted_from.end()) is not None
+    if counted_from is None:
+        return None
+    return _THIS_LETTER.match(lowered, counted_from.end()) is not None
 
 
 def _set_by_this_letter(
@@ -523,8 +529,9 @@ def _set_by_this_letter(
     """Whether a period is one this letter sets, rather than a rule it describes or a past it recalls
     (see _COUNTED_FROM, _DESCRIBED_RULE, _RULE_NAMED and _tells_the_past). A period counted from this
     letter always is."""
-    if _COUNTED_FROM.match(lowered, candidate.end) is not None:
-        return _counted_from_this_letter(lowered, candidate)
+    counted_from = _counted_from(lowered, candidate)
+    if counted_from is not None:
+        return counted_from
     if _RULE_NAMED.match(lowered, candidate.end):
         return False
     sentence = _sentence_start(
