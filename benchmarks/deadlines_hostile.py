@@ -73,10 +73,11 @@ def main() -> None:
     print(f"{'shape':<18} {'MB':>5} {'s/MB':>7} {'4x the text takes':>18}")
     for name, shape in SHAPES.items():
         small, large = hostile(shape, args.size / 4), hostile(shape, args.size)
-        growth = seconds(large) / seconds(small) * len(small) / len(large) * 4
+        small_seconds, large_seconds = seconds(small), seconds(large)
+        growth = large_seconds / small_seconds * len(small) / len(large) * 4
         worst = max(worst, growth)
         size = len(large) / 1e6
-        print(f"{name:<18} {size:5.2f} {seconds(large) / size:7.3f} {growth:17.1f}x")
+        print(f"{name:<18} {size:5.2f} {large_seconds / size:7.3f} {growth:17.1f}x")
     verdict = "linear" if worst <= LIMIT else "NOT linear: a test rereads the text for each period"
     print(f"worst growth {worst:.1f}x for 4x the text (limit {LIMIT:.0f}x): {verdict}")
 
