@@ -286,7 +286,7 @@ def test_wait_for_new_sees_mail_that_came_before_the_wait(dovecot: DovecotServer
         dovecot.append(messages(1)[0])
         started = time.monotonic()
         assert source.wait_for_new(20) is True
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # at once, not after the 20 s wait (room for a busy machine)
 
 
 def test_wait_for_new_polls_without_idle(dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch) -> None:
