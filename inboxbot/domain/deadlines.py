@@ -281,6 +281,10 @@ _DESCRIBED_RULE = re.compile(
     r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?|promise[sd]?"
     rf"|gives?|appl(?:y|ies|ied)\s+to)\b){_REST_NOT_TO_YOU}"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
+    # What is usual, not what is asked: "Our usual period for a request like this is 15 working days".
+    # ("please reply within the usual period of 20 working days" asks).
+    r"|\b(?:our|the)\s+(?:usual|normal)\s+(?:period|timescale|time\s+limit|deadline)\b[^.;!?]*?"
+    rf"\b(?:is|are|was|would\s+be)\b{_REST_NOT_TO_YOU}"
     # Someone else's right: "she could appeal to the Tribunal within two months".
     rf"|\b(?:{_SOMEONE_ELSE}|a\s+parent|parents|an\s+applicant|applicants)\s+(?:can|could|may|might)\b"
     rf"{_REST_NOT_TO_YOU}"

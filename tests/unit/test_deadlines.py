@@ -216,6 +216,7 @@ NOT_DEADLINES = [
     "It then took 14 weeks and did not respond at stage 2 for 38 working days.",
     "Stage 2 took seven months when the statutory timescale is 25 working days (extendable to 65).",
     "The lift maintenance contract requires the contractor to restore service within 5 working days.",
+    "Our usual period for a request like this is 15 working days, but I have set a fixed date instead.",
     "",
 ]
 
@@ -239,6 +240,7 @@ def test_dates_that_are_not_deadlines_are_ignored(text: str) -> None:
         ("The information is due by 24 April 2026.", "due by 24 April 2026"),
         ("Your comments are due on Friday 24 April 2026.", "due on Friday 24 April 2026"),
         ("Please respond before 10 April 2026.", "before 10 April 2026"),
+        ("Please reply within the usual period of 20 working days.", "20 working days"),
     ],
 )
 def test_evidence_is_the_phrase_matched(phrase: str, evidence: str) -> None:
