@@ -164,7 +164,10 @@ _DEADLINE_CUE = (
 )
 
 _EXPLICIT = re.compile(
-    rf"(?P<cue>{_DEADLINE_CUE})(?:\s*:\s*|\s+)(?:{_TIME_OF_DAY})?(?:{_WEEKDAY})?(?:the\s+)?(?:{_DATE})"
+    rf"(?P<cue>{_DEADLINE_CUE})(?:\s*:\s*|\s+)(?:{_TIME_OF_DAY})?"
+    rf"(?:(?:{_WEEKDAY})?(?:the\s+)?(?:{_DATE})"
+    # "by Fri 16/4": day and month without a year, only after a weekday ("reduced by 1/2" is no date).
+    rf"|{_WEEKDAY}(?P<d5>[0-9]{{1,2}})/(?P<m5>[0-9]{{1,2}})(?![0-9/]))"
 )
 
 _PERIOD_LEAD = (
@@ -279,7 +282,8 @@ _DESCRIBED_RULE = re.compile(
     r"|contracts?|agreements?|leases?"
     r"|law|act\s+[0-9]{4})\b,?(?:\s+[^\s.;:]+){0,6}?(?<!\bwe)(?<!\bi)(?<!\byou)"
     r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?|promise[sd]?"
-    rf"|gives?|appl(?:y|ies|ied)\s+to)\b){_REST_NOT_TO_YOU}"
+    # "review its procedures so that applications are allocated within four weeks": a standard to meet.
+    rf"|gives?|appl(?:y|ies|ied)\s+to|so\s+that|to\s+(?:ensure|make\s+sure))\b){_REST_NOT_TO_YOU}"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
     # What is usual, not what is asked: "Our usual period for a request like this is 15 working days".
     # ("please reply within the usual period of 20 working days" asks).
@@ -639,8 +643,10 @@ def _date_of(match: re.Match[str], letter_date: date) -> date | None:
         day, month, year = int(match.group("d3")), int(match.group("m3")), int(match.group("y3"))
         if len(match.group("y3")) == 2:
             year += 2000
-    else:
+    elif match.group("d4"):
         day, month, year = int(match.group("d4")), int(match.group("m4")), int(match.group("y4"))
+    else:
+        day, month, year = int(match.group("d5")), int(match.group("m5")), None
     if month is None:
         return None
     if year is None:

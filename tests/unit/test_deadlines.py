@@ -100,6 +100,14 @@ PHRASES_WITH_A_DEADLINE = [
     ("The landlord is ordered to pay the resident £650 no later than 14 May 2026.", "2026-05-14", "explicit"),
     ("Please send your comments by 14th April 2026.", "2026-04-14", "explicit"),
     ("Please respond by Friday 27 March 2026.", "2026-03-27", "explicit"),
+    # The review is the deadline, not the standard the reviewed procedure is to meet.
+    (
+        "Within three months the Council will review its procedures so that applications are allocated "
+        "within four weeks.",
+        "2026-06-09",
+        "relative",
+    ),
+    ("Can we have it by Fri 20/3 pls?", "2026-03-20", "explicit"),
     ("Please respond by 14 Apr 2026.", "2026-04-14", "explicit"),
     ("Please respond by April 14, 2026.", "2026-04-14", "explicit"),
     ("Please respond by 14/04/2026.", "2026-04-14", "explicit"),
@@ -217,6 +225,8 @@ NOT_DEADLINES = [
     "Stage 2 took seven months when the statutory timescale is 25 working days (extendable to 65).",
     "The lift maintenance contract requires the contractor to restore service within 5 working days.",
     "Our usual period for a request like this is 15 working days, but I have set a fixed date instead.",
+    "The Council will review its procedures so that applications are allocated within four weeks.",
+    "The landlord's rent was reduced by 1/2 for the months without heating.",
     "",
 ]
 
