@@ -34,7 +34,7 @@ _POUNDS = re.compile(r"£[^\n\d]{0,20}$")
 # Words just before a reference that say it is an older case quoted as background.
 _BACKGROUND = Caseless(
     r"(?:previous|earlier|separate|separately|prior|older|former|background|previously|another|last year"
-    r"|already decided|closed case|old case)[^\n]{0,45}$"
+    r"|already decided|closed case|old case|for example|e\.g\.|annex)[^\n]{0,45}$"
 )
 
 FIELD_ORDER = ("subject", "body", "forwarded", "attachment", "quoted")
@@ -135,8 +135,10 @@ def choose_reference(
     """The reference the message is about, and why it was chosen.
 
     The subject wins, then the newest text, then forwarded parts, attachments
-    and finally the quoted history; background references only when nothing
-    else is found; a reference of the sending Ombudsman's format is preferred.
+    and finally the quoted history; a reference of the sending Ombudsman's format
+    is preferred. A background reference (an older case, an example) is never the
+    one: a message that names only those is about no case of them, and linking it
+    to one would chase a service area about the wrong case.
     """
     candidates = list(references)
     if not candidates:
@@ -150,7 +152,7 @@ def choose_reference(
     best = min(candidates, key=rank)  # min is stable: the first of equals wins
     why = f"{best.written!r} in the {best.found_in}"
     if best.background:
-        why += " (only a background reference was found)"
+        return None, f"no case reference found: only {why}, an older case or an example quoted as background"
     return best, why
 
 

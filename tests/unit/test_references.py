@@ -67,6 +67,19 @@ def test_background_reference_loses_to_the_real_one() -> None:
     assert chosen.ref == "25 004 217"
 
 
+def test_a_message_naming_only_background_references_is_about_no_case() -> None:
+    text = (
+        "The cases considered are listed in the annex to the report (for example 202503311, 202507729 "
+        "and 202601154). This complaint is separate from our earlier case 22 001 998."
+    )
+    references = find_references(text, "body")
+    assert len(references) == 4
+    assert all(found.background for found in references)
+    chosen, why = choose_reference(references)
+    assert chosen is None
+    assert why.startswith("no case reference found: only '202503311' in the body")
+
+
 def test_subject_wins_over_the_body() -> None:
     refs = find_references("Complaint 25 004 217", "subject") + find_references("see also 25 004 300", "body")
     chosen, why = choose_reference(refs)
