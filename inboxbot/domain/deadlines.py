@@ -360,8 +360,8 @@ _RULE_NAMED = re.compile(
 # Council apologises, and that within three months it reviews ...") sets nothing yet: the sentence names
 # the final decision its periods count from, or proposes.
 _PROPOSED = re.compile(
-    r"\b(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:the|my|our)\s+final\s+(?:decision|determination)\b"
-    r"|\b(?:i|we)\s+(?:propose|am\s+proposing|are\s+proposing)\b"
+    r"\b(?:of|from|after)\s+(?:the\s+date\s+of\s+)?(?:the|my|our)\s+final\s+(?:decision|determination|report)\b"
+    r"|\b(?:i|we)\s+(?:propose|am\s+proposing|are\s+proposing|(?:am|are)\s+minded\s+to)\b"
 )
 
 # Outside a decision, a period in what the council "agreed to" recalls the decision's remedy.

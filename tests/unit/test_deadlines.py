@@ -324,8 +324,12 @@ def test_a_draft_proposes_remedies_and_asks_for_comments() -> None:
         "I propose that within one month of my final decision the Council apologises, "
         "and that within three months it reviews its procedure."
     )
+    minded = (
+        "The orders we are minded to make include a payment of £1,200 within four weeks of the final "
+        "report, and a review of the landlord's ASB case management within twelve weeks."
+    )
     comments = "To comment on the orders we propose, please do so within 10 working days."
-    for text, found in ((proposed, []), (comments, ["within 10 working days"])):
+    for text, found in ((proposed, []), (minded, []), (comments, ["within 10 working days"])):
         drafted = find_deadlines(text, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False)
         assert [deadline.evidence for deadline in drafted] == found
 
