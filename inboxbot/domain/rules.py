@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from inboxbot.domain.caseless import Caseless
 from inboxbot.domain.kinds import MessageKind, Ombudsman
 
-AutomaticKind = Literal["auto_reply", "bounce", "read_receipt", "list"]
+# "generated": sent by a system, not in reply to anything (RFC 3834 auto-generated): a portal
+# notification, read for what it says, and never answered.
+AutomaticKind = Literal["auto_reply", "bounce", "read_receipt", "list", "generated"]
 
 
 class RuleError(ValueError):

@@ -85,7 +85,7 @@ class SenderVerdict:
 class AutomaticVerdict:
     """Why a message was sent by a machine rather than a person."""
 
-    kind: Literal["auto_reply", "bounce", "read_receipt", "list"]
+    kind: Literal["auto_reply", "bounce", "read_receipt", "list", "generated"]
     evidence: str
 
 
@@ -889,9 +889,12 @@ def _has_part(message: Message, content_type: str) -> bool:
 
 
 def _auto_reply(message: Message) -> AutomaticVerdict | None:
+    generated = False
     for value in _raw_values(message, "auto-submitted"):
         keyword = _first_token(value)
-        if keyword and keyword != "no":
+        if keyword == "auto-generated" and not _answers_a_message(message):
+            generated = True  # unless another header says it is a reply after all
+        elif keyword and keyword != "no":
             return AutomaticVerdict("auto_reply", f"Auto-Submitted: {_shorten(keyword, 40)}")
     for name, shown in (("x-autoreply", "X-Autoreply"), ("x-autorespond", "X-Autorespond")):
         for value in _raw_values(message, name):
@@ -916,7 +919,20 @@ def _auto_reply(message: Message) -> AutomaticVerdict | None:
         prefix = next((p for p in _AUTO_REPLY_SUBJECTS if subject.startswith(p)), None)
         if prefix is not None:
             return AutomaticVerdict("auto_reply", f"X-Auto-Response-Suppress with subject '{prefix}'")
+    if generated:
+        return AutomaticVerdict("generated", "Auto-Submitted: auto-generated (a notification, not a reply)")
     return None
+
+
+def _answers_a_message(message: Message) -> bool:
+    """Whether automatic mail answers another message: it says it replies (In-Reply-To), its subject
+    is an auto-reply's, or Outlook marks it so. RFC 3834 keeps "auto-generated" for mail that answers
+    nothing, such as an Ombudsman portal's notifications, but Exchange puts it on out-of-office
+    replies too."""
+    if any(_present(_raw_values(message, name)) for name in ("in-reply-to", "x-auto-response-suppress")):
+        return True
+    subject = _subject(message)
+    return any(subject.startswith(prefix) for prefix in _AUTO_REPLY_SUBJECTS)
 
 
 # An answer to a calendar invitation (the bot sends one before each due date). "Accepted" and

@@ -434,8 +434,22 @@ MDN_PART = (
     ("headers", "expected"),
     [
         (("Auto-Submitted: auto-replied",), AutomaticVerdict("auto_reply", "Auto-Submitted: auto-replied")),
+        # RFC 3834's "auto-generated" answers nothing (a portal's notification) and is read for its words...
         (
             ("Auto-Submitted: Auto-Generated (portal)",),
+            AutomaticVerdict("generated", "Auto-Submitted: auto-generated (a notification, not a reply)"),
+        ),
+        # ...unless it answers a message after all, as Exchange's out-of-office replies do.
+        (
+            ("Auto-Submitted: auto-generated", "Subject: Automatic reply: RE: 24 012 345"),
+            AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
+        ),
+        (
+            ("Auto-Submitted: auto-generated", "In-Reply-To: <a1@northmere.gov.uk>"),
+            AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
+        ),
+        (  # the bot's own mail (adapters.messages.LOOP_HEADERS), coming back to the mailbox
+            ("Auto-Submitted: auto-generated", "X-Auto-Response-Suppress: All"),
             AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
         ),
         (("Precedence: bulk",), AutomaticVerdict("list", "Precedence: bulk")),  # newsletters, circulars
