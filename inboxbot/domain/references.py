@@ -34,7 +34,7 @@ _POUNDS = re.compile(r"£[^\n\d]{0,20}$")
 # Words just before a reference that say it is an older case quoted as background.
 _BACKGROUND = Caseless(
     r"(?:previous|earlier|separate|separately|prior|older|former|background|previously|another|last year"
-    r"|already decided|closed case|old case|for example|e\.g\.|annex)[^\n]{0,45}$"
+    r"|already decided|closed case|old case|for example|e\.g\.|annex|in one case|case study)[^\n]{0,45}$"
 )
 
 FIELD_ORDER = ("subject", "body", "forwarded", "attachment", "quoted")

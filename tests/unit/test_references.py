@@ -70,10 +70,11 @@ def test_background_reference_loses_to_the_real_one() -> None:
 def test_a_message_naming_only_background_references_is_about_no_case() -> None:
     text = (
         "The cases considered are listed in the annex to the report (for example 202503311, 202507729 "
-        "and 202601154). This complaint is separate from our earlier case 22 001 998."
+        "and 202601154). This complaint is separate from our earlier case 22 001 998. In one case "
+        "(202619804) the landlord did not respond for four months."
     )
     references = find_references(text, "body")
-    assert len(references) == 4
+    assert len(references) == 5
     assert all(found.background for found in references)
     chosen, why = choose_reference(references)
     assert chosen is None
