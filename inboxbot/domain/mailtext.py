@@ -384,16 +384,66 @@ _DISCLAIMER = Caseless(
 
 
 def strip_signature(text: str) -> tuple[str, str]:
-    """(text before the sign-off or disclaimer, the rest)."""
+    """(text before the sign-off or disclaimer, the rest).
+
+    A letter may go on below the signature: the Ombudsmen send a short covering note, signed,
+    with the decision itself under it ("Please find below the Ombudsman's final decision").
+    When a long text of many paragraphs follows the name-and-contact block, it is the message's
+    own and is kept, its own signature taken off in turn (up to _LETTERS_BELOW times)."""
+    kept: list[str] = []
+    signatures: list[str] = []
+    for _ in range(_LETTERS_BELOW + 1):
+        cut, is_signoff = _signature_start(text)
+        if cut is None:
+            kept.append(text.strip())
+            break
+        below = _letter_below(text, cut) if is_signoff and len(kept) < _LETTERS_BELOW else None
+        kept.append(text[:cut].strip())
+        if below is None:
+            signatures.append(text[cut:].strip())
+            break
+        signatures.append(text[cut:below].strip())
+        text = text[below:]
+    return "\n\n".join(part for part in kept if part), "\n\n".join(part for part in signatures if part)
+
+
+def _signature_start(text: str) -> tuple[int | None, bool]:
+    """Where the sign-off or disclaimer starts, and whether it is a sign-off; (None, False) when
+    there is none. A sign-off in the first line is a greeting-only message, kept whole."""
     lowered = text.lower()
-    found = (pattern.search(text, lowered=lowered) for pattern in (_SIGNOFF, _DISCLAIMER))
-    cuts = [m.start() for m in found if m]
-    # A sign-off in the first line is a greeting-only message; keep it whole.
-    cuts = [c for c in cuts if text[:c].strip()]
+    cuts = []
+    for pattern in (_SIGNOFF, _DISCLAIMER):
+        found = pattern.search(text, lowered=lowered)
+        if found is not None and text[: found.start()].strip():
+            cuts.append((found.start(), pattern is _SIGNOFF))
     if not cuts:
-        return text.strip(), ""
-    cut = min(cuts)
-    return text[:cut].strip(), text[cut:].strip()
+        return None, False
+    cut, is_signoff = min(cuts)
+    return cut, is_signoff
+
+
+# What follows a sign-off before a letter below it may start: the sign-off line, blank lines, the
+# name-and-contact block (at most eight lines), then blank lines and separator lines ("-----").
+_SIGNATURE_BLOCK = re.compile(
+    r"[^\n]*\n(?:[ \t]*\n)*(?:[ \t]*\S[^\n]*\n){0,8}(?:[ \t]*(?:[-_=*\u2014\u2013][ \t]*){5,}\n|[ \t]*\n)+"
+)
+_LETTER_BELOW_CHARS = 1500
+_LETTER_BELOW_PARAGRAPHS = 5
+_LETTERS_BELOW = 3  # a covering note, the letter, perhaps an annex: more is not mail but an attack
+
+
+def _letter_below(text: str, signoff: int) -> int | None:
+    """Where a letter below the signature starting at ``signoff`` begins, or None when what
+    follows the signature is only more signature, a disclaimer or a short note."""
+    block = _SIGNATURE_BLOCK.match(text, signoff)
+    if block is None:
+        return None
+    start = block.end()
+    if len(text) - start < _LETTER_BELOW_CHARS or text.count("\n\n", start) < _LETTER_BELOW_PARAGRAPHS:
+        return None
+    if _DISCLAIMER.match(text[start : start + 400].lower()):
+        return None
+    return start
 
 
 def _inline_answers(history: str) -> str:

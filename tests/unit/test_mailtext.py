@@ -100,6 +100,42 @@ def test_signature_and_disclaimer_are_cut() -> None:
     assert "0300 061 0614" in signature
 
 
+DECISION_BELOW = "\n\n".join(
+    f"{n}. The Council delayed the review at stage {n}; that was fault, and it caused Ms B distress." * 3
+    for n in range(1, 8)
+)
+
+
+def test_a_letter_below_the_signature_is_read() -> None:
+    """The Ombudsmen sign a covering note and put the decision under it: that is not signature."""
+    body = (
+        "Please find below the Ombudsman's final decision.\n\nYours faithfully,\n\nHannah Okafor\n"
+        "Investigator\nTelephone: 0300 061 0614\n\n"
+        + "-" * 60
+        + "\n\nFinal decision\n\n"
+        + DECISION_BELOW
+        + "\n\nKind regards\nHannah Okafor"
+    )
+    newest, _, _, signature = split_body(body, is_forward=False)
+    assert newest.startswith("Please find below the Ombudsman's final decision.\n\nFinal decision")
+    assert newest.endswith("caused Ms B distress.")
+    assert "0300 061 0614" in signature
+    assert "Hannah Okafor" not in newest
+
+
+@pytest.mark.parametrize(
+    "below",
+    [
+        "Our offices are closed on bank holidays.",  # a short note: signature
+        "This email and any attachments are confidential.\n\n" + DECISION_BELOW,  # a disclaimer first
+    ],
+)
+def test_only_a_long_letter_below_the_signature_is_read(below: str) -> None:
+    body = f"Please send the file by 14 April 2026.\n\nKind regards\nJane\nTel 0300 061 0614\n\n{below}"
+    newest, _, _, _ = split_body(body, is_forward=False)
+    assert newest == "Please send the file by 14 April 2026."
+
+
 def test_html_only_body_is_read() -> None:
     text = html_to_text(
         "<html><head><style>p{color:red}</style></head><body><p>We have received a complaint&nbsp;from "
