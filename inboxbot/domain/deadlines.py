@@ -279,11 +279,14 @@ _SOMEONE_ELSE = (
 )
 _DESCRIBED_RULE = re.compile(
     r"(?:\b(?:policy|policies|procedures?|scheme|code|guidance|regulations|standards?|charter|legislation"
-    r"|contracts?|agreements?|leases?"
+    r"|contracts?|agreements?|leases?|protocol"
     r"|law|act\s+[0-9]{4})\b,?(?:\s+[^\s.;:]+){0,6}?(?<!\bwe)(?<!\bi)(?<!\byou)"
     r"\s+(?:says?|said|states?|stated|requires?|required|commits?|committed|sets?\s+out|allows?|promise[sd]?"
     # "review its procedures so that applications are allocated within four weeks": a standard to meet.
-    rf"|gives?|appl(?:y|ies|ied)\s+to|so\s+that|to\s+(?:ensure|make\s+sure))\b){_REST_NOT_TO_YOU}"
+    rf"|gives?|appl(?:y|ies|ied)\s+to|so\s+that|to\s+(?:ensure|make\s+sure)|expects?)\b){_REST_NOT_TO_YOU}"
+    # A rule to remind staff of: "remind officers that reviews must be decided within eight weeks".
+    r"|\bremind(?:s|ed|ing)?\s+(?:its\s+|all\s+|relevant\s+)?(?:officers|staff|employees|caseworkers|managers|teams?)"
+    rf"\s+(?:that|of)\b{_REST_NOT_TO_YOU}"
     r"|\b(?:should\s+have|ought\s+to\s+have|(?:was|were)\s+(?:supposed|meant)\s+to)\b[^.;!?]*$"
     # What is usual, not what is asked: "Our usual period for a request like this is 15 working days".
     # ("please reply within the usual period of 20 working days" asks).
@@ -309,6 +312,16 @@ _LAW_HEADING = re.compile(
     r"|(?:background\s+and\s+)?summary\s+of\s+events|chronology)[ \t]*:?[ \t]*(?=\n|\Z)"
 )
 _ANY_HEADING = re.compile(r"^[ \t]*[A-Z][^\n.:;,!?]{0,58}[ \t]*:?[ \t]*$", re.MULTILINE)
+# In a decision, its background (the Housing Ombudsman's "Background": the landlord's policies).
+_DECISION_LAW_HEADING = re.compile(r"\n[ \t]*background[ \t]*:?[ \t]*(?=\n|\Z)")
+# The words of a heading that starts another part of the letter, after its law or its history:
+# "How I considered this complaint", "What I found", "Assessment and findings", "Agreed action",
+# "Orders", "What we need from you". Any other heading is taken for one of the section's own.
+_ENDS_LAW_SECTION = re.compile(
+    r"action|order|recommend|remed|decision|determination|finding|found|conclu|consider|analys|assess"
+    r"|view|request|need|information|evidence|next|happen|putting things right|should do|comment|respon"
+    r"|investigat|injustice|fault|summary"
+)
 
 # A request in so many words, which the narrower tests (a law section, a draft's proposals) give way to.
 _ASKS_YOU = re.compile(
@@ -322,7 +335,8 @@ _ASKS_NOW = re.compile(
     r"|(?:is|are)\s+(?:\w+ly\s+)?(?:ordered|requested|required|asked|invited|expected)"
     r"|ask\s+(?:you|the\s+council|the\s+landlord|that)"
     r"|(?:we|i)\s+(?:(?:now|also|still)\s+)?(?:ask|require|request|expect|need|want|would\s+(?:also\s+)?like)"
-    r"|if|unless)\b"
+    # Not "if the Council had assessed her within 28 days, ...": what would have happened.
+    r"|if(?!\s+(?:[\w'’]+\s+){0,3}had\b)|unless)\b"
 )
 # What happened, told in the past tense: "the landlord assessed her application within eight weeks",
 # "no one came back within 2 days", "the review was not completed within 8 weeks", "had the Council
@@ -433,7 +447,7 @@ def find_deadlines(
     # Only the items and sentences up to the last candidate are needed: a long letter's
     # text after its last date is never cut into units.
     units = _Units(text, until=max(candidate.start for candidate in candidates))
-    law = _law_sections(text, lowered)
+    law = _law_sections(text, lowered, is_decision=is_decision)
     chosen: dict[tuple[date, int], _Candidate] = {}
     for candidate in candidates:
         unit = units.index_of(candidate.start)
@@ -478,14 +492,27 @@ def find_deadlines(
     return [deadline for _, deadline in ordered]
 
 
-def _law_sections(text: str, lowered: str) -> list[tuple[int, int]]:
+def _law_sections(text: str, lowered: str, *, is_decision: bool) -> list[tuple[int, int]]:
     """Where a decision sets out the law, guidance or policies, or what happened: from a heading
-    such as "Law and guidance" or "Summary of events" to the next heading (_LAW_HEADING)."""
+    such as "Law and guidance" or "Summary of events" (_LAW_HEADING; in a decision, "Background"
+    too) to the next heading that starts another part of the letter (_ENDS_LAW_SECTION). Its own
+    sub-headings ("The Ombudsman's role and powers", "Council tax discounts and recovery") do not
+    end it; when no later heading starts another part, it ends at the next heading of any kind."""
+    headings = (_LAW_HEADING, _DECISION_LAW_HEADING) if is_decision else (_LAW_HEADING,)
+    starts = sorted(m.end() - 1 for pattern in headings for m in pattern.finditer("\n" + lowered))
+    if not starts:
+        return []
+    any_heading = [m for m in _ANY_HEADING.finditer(text, starts[0])]
+    ending = [m.start() for m in any_heading if _ENDS_LAW_SECTION.search(m.group().lower())]
+    anywhere = [m.start() for m in any_heading]
     sections = []
-    for heading in _LAW_HEADING.finditer("\n" + lowered):
-        end = heading.end() - 1  # in the text, without the line break put before it
-        after = _ANY_HEADING.search(text, end)
-        sections.append((end, len(text) if after is None else after.start()))
+    for end in starts:  # each heading's line ends at ``end``; the section runs from there
+        at = bisect_right(ending, end)
+        if at < len(ending):
+            sections.append((end, ending[at]))
+            continue
+        at = bisect_right(anywhere, end)
+        sections.append((end, anywhere[at] if at < len(anywhere) else len(text)))
     return sections
 
 

@@ -227,6 +227,9 @@ NOT_DEADLINES = [
     "Our usual period for a request like this is 15 working days, but I have set a fixed date instead.",
     "The Council will review its procedures so that applications are allocated within four weeks.",
     "The landlord's rent was reduced by 1/2 for the months without heating.",
+    "On balance, if the Council had assessed Mrs J within 28 days, she would have had care by May 2025.",
+    "The Pre-Action Protocol expects a landlord to respond to a letter of claim within 20 working days.",
+    "b) remind officers that suitability reviews must be decided within eight weeks; and",
     "",
 ]
 
@@ -317,6 +320,32 @@ def test_a_decisions_sections_on_the_law_and_on_what_happened_set_no_deadlines()
         "Orders\n7. Within four weeks of the date of this report, the landlord must pay £100.\n"
     )
     assert [found.evidence for found in deadlines(text)] == ["within 10 working days", "Within four weeks"]
+
+
+def test_a_law_section_runs_on_over_its_own_sub_headings() -> None:
+    text = (
+        "Legal and administrative background\nThe Ombudsman's role and powers\n"
+        "7. We investigate complaints about 'maladministration'.\n"
+        "Council tax discounts and recovery\n"
+        "8. If the council does not reply within two months, the person can appeal to the Tribunal.\n"
+        "9. If the person does not pay within seven days, they lose the right to pay by instalments.\n"
+        "How I considered this complaint\n10. I read the Council's response.\n"
+        "Agreed action\n11. Within one month of my final decision, the Council will apologise.\n"
+    )
+    assert [found.evidence for found in deadlines(text)] == ["Within one month"]
+
+
+def test_in_a_decision_its_background_sets_no_deadlines() -> None:
+    text = (
+        "Background\n4. The landlord's repairs policy classes roof leaks as urgent, to be attended within 5 "
+        "working days.\nAssessment and findings\n5. The landlord was slow.\n"
+        "Orders\n6. Within four weeks of the date of this report, the landlord must pay £100.\n"
+    )
+    assert [found.evidence for found in deadlines(text)] == ["Within four weeks"]
+    # Outside a decision "Background" is any letter's heading: a request under it still counts.
+    request = "Background\nYou asked us to look again. Send us the notes within 5 working days.\n"
+    drafted = find_deadlines(request, letter_date=LETTER, received=RECEIVED, calendar=CAL, is_decision=False)
+    assert [found.evidence for found in drafted] == ["within 5 working days"]
 
 
 def test_a_draft_proposes_remedies_and_asks_for_comments() -> None:
