@@ -260,6 +260,10 @@ _NOT_THE_COUNCILS = re.compile(f"(?:{_OWN_TIMESCALE})|(?:{_REVIEW_WINDOW})|(?:{_
 _COUNTED_FROM = re.compile(
     r"[\"'”’)]*\s+(?:of|from|after|following)\s+(?:the\s+date\s+of\s+)?(?:(?:receipt\s+of|receiving)\s+)?"
 )
+# This letter named as such: "of this letter", "of my final decision", "of the date of this report".
+_THIS_LETTER_ITSELF = re.compile(
+    r"(?:this|my|our|today)\b|the\s+(?:final\s+(?:decision|determination|report)|ombudsman)\b"
+)
 _THIS_LETTER = re.compile(
     r"(?:this|these|my|our|today|it|them|receipt|issue|that\s+date)\b"
     r"|the\s+(?:date|final\s+(?:decision|determination|report)|decision|determination|report|order|email|e-mail"
@@ -542,8 +546,11 @@ def _proposed(lowered: str, sentence: int, position: int) -> bool:
 
 def _asked_of_the_council(lowered: str, candidate: _Candidate) -> bool:
     """Whether a period is counted from this letter, or its sentence asks the council for something
-    ("please", "could you"): even under a heading such as "What happened" that is a request."""
-    if _counted_from(lowered, candidate) is True:
+    ("please", "could you"): even under a heading such as "What happened" that is a request. In a
+    section on the law "within six weeks of the decision" and "within 15 working days of receiving
+    them" count from the events the law speaks of, so only this letter named as such counts."""
+    counted_from = _COUNTED_FROM.match(lowered, candidate.end)
+    if counted_from is not None and _THIS_LETTER_ITSELF.match(lowered, counted_from.end()):
         return True
     sentence = _sentence_start(lowered, max(0, candidate.start - _REQUEST_LOOKBACK), candidate.start)
     return _ASKS_YOU.search(lowered, sentence, candidate.start) is not None

@@ -329,8 +329,10 @@ def test_a_law_section_runs_on_over_its_own_sub_headings() -> None:
         "Council tax discounts and recovery\n"
         "8. If the council does not reply within two months, the person can appeal to the Tribunal.\n"
         "9. If the person does not pay within seven days, they lose the right to pay by instalments.\n"
-        "How I considered this complaint\n10. I read the Council's response.\n"
-        "Agreed action\n11. Within one month of my final decision, the Council will apologise.\n"
+        "10. The panel reports, and the council must respond within 15 working days of receiving them.\n"
+        "11. A judicial review must be brought within six weeks of the decision.\n"
+        "How I considered this complaint\n12. I read the Council's response.\n"
+        "Agreed action\n13. Within one month of my final decision, the Council will apologise.\n"
     )
     assert [found.evidence for found in deadlines(text)] == ["Within one month"]
 
