@@ -243,7 +243,7 @@ def classify_many(
     if len(times) != len(mails):
         raise ValueError(f"{len(times)} receipt times for {len(mails)} messages")
     senders = [assess_sender(mail.message, settings.trust) for mail in mails]
-    automatics = [detect_automatic(mail.message) for mail in mails]
+    automatics = [detect_automatic(mail.message, settings.trust.ombudsman_domains) for mail in mails]
     references = [_all_references(mail) for mail in mails]
     cases = [_case(*found, settings) for found in zip(mails, senders, references, strict=True)]
     decisions = [

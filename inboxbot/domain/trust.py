@@ -799,12 +799,16 @@ _READ_SUBJECTS = ("read:", "not read:")
 _MAX_PARTS = 200  # enough for any real report; bounds the walk over hostile nesting
 
 
-def detect_automatic(message: Message) -> AutomaticVerdict | None:
+def detect_automatic(
+    message: Message, ombudsman_domains: Mapping[str, Ombudsman] | None = None
+) -> AutomaticVerdict | None:
     """Whether a machine sent ``message``: a bounce, read receipt, auto-reply or list mail.
 
-    None for ordinary human mail. Note that Ombudsman casework systems may send real letters and
-    portal notifications marked ``Auto-Submitted: auto-generated``; the evidence names the header
-    value so the caller can tell "never answer this" from "ignore this".
+    None for ordinary human mail. The Ombudsmen's casework systems and portals send real
+    letters and notifications marked ``Auto-Submitted: auto-generated``: from a domain in
+    ``ombudsman_domains`` such mail, when it answers no message, is "generated", to be read for
+    its words (and never answered). From anyone else, the bot's own mail coming back included,
+    it is an automatic reply.
     """
     # Structure first (a bounce may quote an auto-reply's headers), then explicit auto-reply
     # markers, then list headers, and Precedence last because it is the weakest signal.
@@ -814,8 +818,22 @@ def detect_automatic(message: Message) -> AutomaticVerdict | None:
             continue  # none of the headers it reads: it has nothing to find (most mail)
         verdict = check(message)
         if verdict is not None:
+            if verdict.kind == "generated" and not _from_an_ombudsman(message, ombudsman_domains or {}):
+                return AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated")
             return verdict
     return None
+
+
+def _from_an_ombudsman(message: Message, ombudsman_domains: Mapping[str, Ombudsman]) -> bool:
+    """Whether the From address is in an Ombudsman's domain (trusted or not: that is judged apart)."""
+    senders = _senders(message)
+    bases = _ombudsman_bases(ombudsman_domains)
+    return len(senders) == 1 and _ombudsman_of(senders[0].domain, bases) is not None
+
+
+def _senders(message: Message) -> list[_Mailbox]:
+    """The mailboxes of the From header (none when it cannot be read)."""
+    return [mailbox for value in _raw_values(message, "from") for mailbox in (_parse_mailboxes(value) or [])]
 
 
 def _first_token(value: str) -> str:
@@ -858,9 +876,7 @@ def _bounce_or_receipt(message: Message) -> AutomaticVerdict | None:
         return AutomaticVerdict("read_receipt", "Content-Type: message/disposition-notification")
 
     subject = _subject(message)
-    senders = [
-        mailbox for value in _raw_values(message, "from") for mailbox in (_parse_mailboxes(value) or [])
-    ]
+    senders = _senders(message)
     if any(mailbox.local.lower() in _BOUNCE_SENDERS for mailbox in senders):
         prefix = next((p for p in _BOUNCE_SUBJECTS if subject.startswith(p)), None)
         if prefix is not None:
@@ -925,11 +941,11 @@ def _auto_reply(message: Message) -> AutomaticVerdict | None:
 
 
 def _answers_a_message(message: Message) -> bool:
-    """Whether automatic mail answers another message: it says it replies (In-Reply-To), its subject
-    is an auto-reply's, or Outlook marks it so. RFC 3834 keeps "auto-generated" for mail that answers
-    nothing, such as an Ombudsman portal's notifications, but Exchange puts it on out-of-office
-    replies too."""
-    if any(_present(_raw_values(message, name)) for name in ("in-reply-to", "x-auto-response-suppress")):
+    """Whether automatic mail answers another message: it says it replies (In-Reply-To) or its
+    subject is an auto-reply's. RFC 3834 keeps "auto-generated" for mail that answers nothing, such
+    as an Ombudsman portal's notifications, but Exchange puts it on out-of-office replies too.
+    (X-Auto-Response-Suppress says nothing of it: casework systems put it on notifications.)"""
+    if _present(_raw_values(message, "in-reply-to")):
         return True
     subject = _subject(message)
     return any(subject.startswith(prefix) for prefix in _AUTO_REPLY_SUBJECTS)

@@ -434,22 +434,52 @@ MDN_PART = (
     ("headers", "expected"),
     [
         (("Auto-Submitted: auto-replied",), AutomaticVerdict("auto_reply", "Auto-Submitted: auto-replied")),
-        # RFC 3834's "auto-generated" answers nothing (a portal's notification) and is read for its words...
+        # RFC 3834's "auto-generated" answers nothing: from an Ombudsman (a portal's or casework
+        # system's notification, X-Auto-Response-Suppress or not) it is read for its words...
         (
-            ("Auto-Submitted: Auto-Generated (portal)",),
+            ("From: LGSCO Portal <noreply@lgo.org.uk>", "Auto-Submitted: Auto-Generated (portal)"),
             AutomaticVerdict("generated", "Auto-Submitted: auto-generated (a notification, not a reply)"),
         ),
-        # ...unless it answers a message after all, as Exchange's out-of-office replies do.
         (
-            ("Auto-Submitted: auto-generated", "Subject: Automatic reply: RE: 24 012 345"),
+            (
+                "From: Casework <noreply@casework.housing-ombudsman.org.uk>",
+                "Auto-Submitted: auto-generated",
+                "X-Auto-Response-Suppress: All",
+            ),
+            AutomaticVerdict("generated", "Auto-Submitted: auto-generated (a notification, not a reply)"),
+        ),
+        # ...unless it answers a message after all, as Exchange's out-of-office replies do...
+        (
+            (
+                "From: j.smith@lgo.org.uk",
+                "Auto-Submitted: auto-generated",
+                "Subject: Automatic reply: 24 012 345",
+            ),
             AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
         ),
         (
-            ("Auto-Submitted: auto-generated", "In-Reply-To: <a1@northmere.gov.uk>"),
+            (
+                "From: j.smith@lgo.org.uk",
+                "Auto-Submitted: auto-generated",
+                "In-Reply-To: <a1@northmere.gov.uk>",
+            ),
             AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
         ),
-        (  # the bot's own mail (adapters.messages.LOOP_HEADERS), coming back to the mailbox
-            ("Auto-Submitted: auto-generated", "X-Auto-Response-Suppress: All"),
+        # ...and from anyone else it is an automatic reply: the bot's own mail coming back included.
+        (
+            ("Auto-Submitted: auto-generated",),
+            AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
+        ),
+        (
+            (
+                "From: Resident Experience Team <ombudsman@northmere.gov.uk>",
+                "Auto-Submitted: auto-generated",
+                "X-Auto-Response-Suppress: All",
+            ),
+            AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
+        ),
+        (
+            ("From: Intake <noreply@lgo.org.uk.evil.example>", "Auto-Submitted: auto-generated"),
             AutomaticVerdict("auto_reply", "Auto-Submitted: auto-generated"),
         ),
         (("Precedence: bulk",), AutomaticVerdict("list", "Precedence: bulk")),  # newsletters, circulars
@@ -508,7 +538,7 @@ def test_automatic_mail_is_recognised(headers: tuple[str, ...], expected: Automa
     message = (
         mail(*headers) if any(h.startswith("From:") for h in headers) else mail("From: a@x.example", *headers)
     )
-    verdict = detect_automatic(message)
+    verdict = detect_automatic(message, DEFAULT_OMBUDSMAN_DOMAINS)
     assert verdict is not None
     assert verdict.kind == expected.kind
     assert verdict.evidence.startswith(expected.evidence)
