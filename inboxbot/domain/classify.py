@@ -262,7 +262,15 @@ def classify_many(
     council_refs = [
         find_council_reference(
             settings.council_ref,
-            (mail.subject, mail.newest, *(p.text for p in mail.forwarded), mail.attachment_text, mail.quoted),
+            # A forwarded or returned message's subject too: a bounce returns the council's own
+            # "27 001 102 - Council response - CAS-2210456".
+            (
+                mail.subject,
+                mail.newest,
+                *(f"{p.subject}\n{p.text}" for p in mail.forwarded),
+                mail.attachment_text,
+                mail.quoted,
+            ),
         )
         for mail in mails
     ]

@@ -56,3 +56,20 @@ def test_a_spoof_keeps_the_kind_it_claims_and_is_untrusted_for_that() -> None:
     assert judged('"Local Government Ombudsman" <lgo.casework@gmail.com>', REQUEST) is (
         MessageKind.INFORMATION_REQUEST
     )
+
+
+def test_a_bounce_links_to_the_case_its_returned_message_names_only_in_its_subject() -> None:
+    raw = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.northmere.gov.uk>\nTo: ombudsman@northmere.gov.uk\n"
+        "Subject: Undelivered Mail Returned to Sender\nDate: Fri, 26 Feb 2027 09:02:40 +0000\n"
+        'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nYour message could not be delivered.\n"
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.northmere.gov.uk\n\n"
+        "Final-Recipient: rfc822; c.dyer@lgo.org.ku\nAction: failed\nStatus: 5.4.4\n\n"
+        "--b\nContent-Type: message/rfc822\n\nFrom: Ombudsman Mailbox <ombudsman@northmere.gov.uk>\n"
+        "To: c.dyer@lgo.org.ku\nSubject: 27 001 102 - Council response - CAS-2210456\n\n"
+        "Please find attached the council's response.\n--b--\n"
+    )
+    result = classify(parse(raw.encode()), SETTINGS)
+    assert result.kind is MessageKind.AUTO_REPLY
+    assert result.council_ref == "CAS-2210456"
