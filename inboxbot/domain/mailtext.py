@@ -378,7 +378,12 @@ _DISCLAIMER = Caseless(
     r" (?:is|are|may be|and any)\b[^\n]*?(?:confidential|intended|privileged)"
     r"|the information (?:in|contained in) this (?:e-?mail|message)"
     r"|(?:email )?disclaimer\b|confidentiality notice|please consider the environment"
-    r"|if you (?:are not|have received this)[^\n]*(?:intended recipient|in error))",
+    r"|if you (?:are not|have received this)[^\n]*(?:intended recipient|in error)"
+    # Data and privacy notices, and the like, at the foot of the Ombudsmen's mail: their periods
+    # ("we respond to subject access requests within one calendar month") are not the council's.
+    r"|how we (?:handle|use|look after|process|protect) (?:your )?(?:personal )?(?:data|information)"
+    r"|(?:privacy|data protection) (?:notice|statement)|about (?:the|our) [\w ]{0,30}portal[ \t]*$"
+    r"|nothing in this (?:e-?mail|message) should|please read: intended recipients)",
     re.MULTILINE,
 )
 
@@ -388,8 +393,10 @@ def strip_signature(text: str) -> tuple[str, str]:
 
     A letter may go on below the signature: the Ombudsmen send a short covering note, signed,
     with the decision itself under it ("Please find below the Ombudsman's final decision").
-    When a long text of many paragraphs follows the name-and-contact block, it is the message's
-    own and is kept, its own signature taken off in turn (up to _LETTERS_BELOW times)."""
+    When the note says so ("below", "follows") and a letter of some length follows the
+    name-and-contact block, it is the message's own and is kept, its own signature taken off in
+    turn (up to _LETTERS_BELOW times). Without such a note, what follows is a footer, a data
+    notice or older mail, and stays out of the newest part."""
     kept: list[str] = []
     signatures: list[str] = []
     for _ in range(_LETTERS_BELOW + 1):
@@ -397,7 +404,8 @@ def strip_signature(text: str) -> tuple[str, str]:
         if cut is None:
             kept.append(text.strip())
             break
-        below = _letter_below(text, cut) if is_signoff and len(kept) < _LETTERS_BELOW else None
+        says_below = _SAYS_BELOW.search(text, 0, cut) is not None
+        below = _letter_below(text, cut) if is_signoff and says_below and len(kept) < _LETTERS_BELOW else None
         kept.append(text[:cut].strip())
         if below is None:
             signatures.append(text[cut:].strip())
@@ -427,8 +435,10 @@ def _signature_start(text: str) -> tuple[int | None, bool]:
 _SIGNATURE_BLOCK = re.compile(
     r"[^\n]*\n(?:[ \t]*\n)*(?:[ \t]*\S[^\n]*\n){0,8}(?:[ \t]*(?:[-_=*\u2014\u2013][ \t]*){5,}\n|[ \t]*\n)+"
 )
-_LETTER_BELOW_CHARS = 1500
-_LETTER_BELOW_PARAGRAPHS = 5
+_LETTER_BELOW_CHARS = 400
+_LETTER_BELOW_PARAGRAPHS = 2
+# The covering note's words for the letter under it: "see our letter below", "I enclose the report".
+_SAYS_BELOW = re.compile(r"\b(?:below|beneath|underneath|follows|enclosed?)\b", re.IGNORECASE)
 _LETTERS_BELOW = 3  # a covering note, the letter, perhaps an annex: more is not mail but an attack
 
 

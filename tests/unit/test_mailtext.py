@@ -136,6 +136,32 @@ def test_only_a_long_letter_below_the_signature_is_read(below: str) -> None:
     assert newest == "Please send the file by 14 April 2026."
 
 
+def test_without_a_covering_note_saying_so_a_long_text_below_the_signature_is_not_read() -> None:
+    body = (
+        f"Please send the file by 14 April 2026.\n\nKind regards\nJane\nTel 0300 061 0614\n\n{DECISION_BELOW}"
+    )
+    newest, _, _, signature = split_body(body, is_forward=False)
+    assert newest == "Please send the file by 14 April 2026."
+    assert signature.endswith("caused Ms B distress.")
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "How we handle your data\n\nWe respond to subject access requests within one calendar month.",
+        "About the Council Portal\nTime limits in our letters (often 10 or 20 working days) are there.",
+        "Nothing in this message should travel further than the people it was written for.",
+        "Privacy notice: requests under the Freedom of Information Act are answered within 20 working days.",
+    ],
+)
+def test_a_data_or_privacy_notice_is_not_the_message(notice: str) -> None:
+    newest, _, _, signature = split_body(
+        f"Please sign in to the Portal to read it.\n\n{notice}", is_forward=False
+    )
+    assert newest == "Please sign in to the Portal to read it."
+    assert signature == notice
+
+
 def test_html_only_body_is_read() -> None:
     text = html_to_text(
         "<html><head><style>p{color:red}</style></head><body><p>We have received a complaint&nbsp;from "
