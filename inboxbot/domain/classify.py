@@ -270,6 +270,9 @@ def classify_many(
                 *(f"{p.subject}\n{p.text}" for p in mail.forwarded),
                 mail.attachment_text,
                 mail.quoted,
+                # Older mail quoted below a signature without a marker we know (Lotus Notes, "Sent
+                # from my iPhone" over the original) is taken as signature; its reference still counts.
+                mail.signature,
             ),
         )
         for mail in mails

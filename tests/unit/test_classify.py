@@ -73,3 +73,15 @@ def test_a_bounce_links_to_the_case_its_returned_message_names_only_in_its_subje
     result = classify(parse(raw.encode()), SETTINGS)
     assert result.kind is MessageKind.AUTO_REPLY
     assert result.council_ref == "CAS-2210456"
+
+
+def test_a_reference_in_older_mail_quoted_below_the_signature_still_counts() -> None:
+    body = (
+        "Thanks Janet, received.\n\nSent from my iPhone\n\n\n\nDear Mr Asante\n\nPlease find attached the "
+        "Council's response (your ref 26 011 093, our ref CAS-3397641).\n"
+    )
+    raw = (
+        "From: Kwame Asante <k.asante@lgo.org.uk>\nTo: ombudsman@northmere.gov.uk\nSubject: RE: 26 011 093\n"
+        f"Date: Tue, 03 Nov 2026 10:00:00 +0000\n\n{body}"
+    )
+    assert classify(parse(raw.encode()), SETTINGS).council_ref == "CAS-3397641"
