@@ -503,7 +503,8 @@ def _law_sections(text: str, lowered: str, *, is_decision: bool) -> list[tuple[i
     sub-headings ("The Ombudsman's role and powers", "Council tax discounts and recovery") do not
     end it; when no later heading starts another part, it ends at the next heading of any kind."""
     headings = (_LAW_HEADING, _DECISION_LAW_HEADING) if is_decision else (_LAW_HEADING,)
-    starts = sorted(m.end() - 1 for pattern in headings for m in pattern.finditer("\n" + lowered))
+    from_line_break = "\n" + lowered
+    starts = sorted(m.end() - 1 for pattern in headings for m in pattern.finditer(from_line_break))
     if not starts:
         return []
     any_heading = [m for m in _ANY_HEADING.finditer(text, starts[0])]

@@ -404,8 +404,10 @@ def strip_signature(text: str) -> tuple[str, str]:
         if cut is None:
             kept.append(text.strip())
             break
-        says_below = _SAYS_BELOW.search(text, 0, cut) is not None
-        below = _letter_below(text, cut) if is_signoff and says_below and len(kept) < _LETTERS_BELOW else None
+        below = None
+        # Most signatures are short: only with a letter's length after it is the note read for "below".
+        if is_signoff and len(kept) < _LETTERS_BELOW and len(text) - cut > _LETTER_BELOW_CHARS:
+            below = _letter_below(text, cut) if _SAYS_BELOW.search(text, 0, cut) else None
         kept.append(text[:cut].strip())
         if below is None:
             signatures.append(text[cut:].strip())
