@@ -507,7 +507,7 @@ def _law_sections(text: str, lowered: str, *, is_decision: bool) -> list[tuple[i
     starts = sorted(m.end() - 1 for pattern in headings for m in pattern.finditer(from_line_break))
     if not starts:
         return []
-    any_heading = [m for m in _ANY_HEADING.finditer(text, starts[0])]
+    any_heading = list(_ANY_HEADING.finditer(text, starts[0]))
     ending = [m.start() for m in any_heading if _ENDS_LAW_SECTION.search(m.group().lower())]
     anywhere = [m.start() for m in any_heading]
     sections = []
@@ -550,20 +550,21 @@ def _asked_of_the_council(lowered: str, candidate: _Candidate) -> bool:
     ("please", "could you"): even under a heading such as "What happened" that is a request. In a
     section on the law "within six weeks of the decision" and "within 15 working days of receiving
     them" count from the events the law speaks of, so only this letter named as such counts."""
-    counted_from = _COUNTED_FROM.match(lowered, candidate.end)
-    if counted_from is not None and _THIS_LETTER_ITSELF.match(lowered, counted_from.end()):
+    if _counted_from(lowered, candidate, this_letter=_THIS_LETTER_ITSELF):
         return True
     sentence = _sentence_start(lowered, max(0, candidate.start - _REQUEST_LOOKBACK), candidate.start)
     return _ASKS_YOU.search(lowered, sentence, candidate.start) is not None
 
 
-def _counted_from(lowered: str, candidate: _Candidate) -> bool | None:
-    """Whether a period is counted from this letter (True) or from some other event (False); None
-    when it names nothing it is counted from (see _COUNTED_FROM)."""
+def _counted_from(
+    lowered: str, candidate: _Candidate, this_letter: re.Pattern[str] = _THIS_LETTER
+) -> bool | None:
+    """Whether a period is counted from this letter, as ``this_letter`` names it (True), or from
+    some other event (False); None when it names nothing it is counted from (see _COUNTED_FROM)."""
     counted_from = _COUNTED_FROM.match(lowered, candidate.end)
     if counted_from is None:
         return None
-    return _THIS_LETTER.match(lowered, counted_from.end()) is not None
+    return this_letter.match(lowered, counted_from.end()) is not None
 
 
 def _set_by_this_letter(

@@ -931,8 +931,7 @@ def _auto_reply(message: Message) -> AutomaticVerdict | None:
             return AutomaticVerdict(
                 "auto_reply", "X-Auto-Response-Suppress with X-MS-Exchange-Inbox-Rules-Loop"
             )
-        subject = _subject(message)
-        prefix = next((p for p in _AUTO_REPLY_SUBJECTS if subject.startswith(p)), None)
+        prefix = _auto_reply_subject(message)
         if prefix is not None:
             return AutomaticVerdict("auto_reply", f"X-Auto-Response-Suppress with subject '{prefix}'")
     if generated:
@@ -945,10 +944,13 @@ def _answers_a_message(message: Message) -> bool:
     subject is an auto-reply's. RFC 3834 keeps "auto-generated" for mail that answers nothing, such
     as an Ombudsman portal's notifications, but Exchange puts it on out-of-office replies too.
     (X-Auto-Response-Suppress says nothing of it: casework systems put it on notifications.)"""
-    if _present(_raw_values(message, "in-reply-to")):
-        return True
+    return _present(_raw_values(message, "in-reply-to")) or _auto_reply_subject(message) is not None
+
+
+def _auto_reply_subject(message: Message) -> str | None:
+    """The auto-reply prefix the subject starts with ("automatic reply:"), if any."""
     subject = _subject(message)
-    return any(subject.startswith(prefix) for prefix in _AUTO_REPLY_SUBJECTS)
+    return next((prefix for prefix in _AUTO_REPLY_SUBJECTS if subject.startswith(prefix)), None)
 
 
 # An answer to a calendar invitation (the bot sends one before each due date). "Accepted" and
